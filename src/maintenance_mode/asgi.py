@@ -1,0 +1,105 @@
+"""Pure ASGI middleware: ``app = MaintenanceMiddleware(app, flag="maintenance.json")``.
+
+Works with any ASGI 3 app and with Starlette/FastAPI's
+``app.add_middleware(MaintenanceMiddleware, ...)``. It translates the engine's
+verdict and decides nothing itself. ``lifespan`` and unknown scope types pass
+through untouched; while down, a WebSocket handshake is refused with a real 503
+where the server offers the ``websocket.http.response`` extension, else with a
+close before accept (which servers answer with HTTP 403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._types import ASGIApp, Message, Receive, Scope, Send
+from .core import Maintenance, RequestInfo
+from .render import Response
+
+__all__ = ["MaintenanceMiddleware"]
+
+_NO_STORE = (b"cache-control", b"private, no-store")
+
+
+def _encode(headers: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+class MaintenanceMiddleware:
+    """Serve the maintenance page instead of ``app`` while the flag is up.
+
+    Keyword options are documented in docs/options.md (``flag``, ``allow``,
+    ``read_only``, ``bypass_ips``, ``trusted_proxies``, ``bypass_secret``,
+    ``template_dir``, ``check_interval``, ``on_error``, ...).
+    """
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        self.app = app
+        self.maintenance = Maintenance(**options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" and scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        maintenance = self.maintenance
+        snapshot = await maintenance.apoll()
+        if not snapshot.on:
+            await self.app(scope, receive, send)
+            return
+        decision = maintenance.decide(snapshot, RequestInfo.from_asgi(scope, maintenance.settings))
+        if decision.action == "pass":
+            await self.app(scope, receive, send)
+        elif decision.action == "bypass":
+            await self.app(scope, receive, _no_store(send) if maintenance.bypass_no_store else send)
+        elif decision.response is not None:
+            if scope["type"] == "websocket":
+                await _refuse_websocket(scope, receive, send, decision.response)
+            else:
+                await _respond(send, decision.response)
+
+
+def _no_store(send: Send) -> Send:
+    """Keep a bypassed visitor's real page out of shared caches."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [h for h in message.get("headers", ()) if h[0].lower() != b"cache-control"]
+            headers.append(_NO_STORE)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+async def _respond(send: Send, response: Response) -> None:
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": _encode(response.headers),
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+    except OSError:  # the client went away; nothing left to tell it
+        return
+
+
+async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, response: Response) -> None:
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return  # already disconnected
+    try:
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": response.status,
+                    "headers": _encode(response.headers),
+                }
+            )
+            await send({"type": "websocket.http.response.body", "body": response.body})
+        else:
+            await send({"type": "websocket.close", "code": 1013, "reason": ""})
+    except OSError:
+        return

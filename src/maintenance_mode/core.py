@@ -1,0 +1,352 @@
+"""The engine: polls the flag sources, decides pass / bypass / block, builds the 503.
+
+Adapters (ASGI, WSGI, Django, Flask) call :meth:`Maintenance.poll` (or
+:meth:`~Maintenance.apoll`) on every request, which while maintenance is off is
+one clock read and one comparison, and only when it is on build a
+:class:`RequestInfo` and ask :meth:`Maintenance.decide`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from werkzeug.http import dump_cookie, parse_cookie
+
+from .render import Renderer, Response, Variant, negotiate
+from .rules import (
+    Networks,
+    PathRules,
+    app_path,
+    client_address,
+    sign_cookie,
+    token_matches,
+    verify_cookie,
+    wsgi_path,
+)
+from .settings import Settings, default_flag_path
+from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
+from .state import MaintenanceState
+
+__all__ = ["Decision", "Maintenance", "RequestInfo", "Snapshot", "build_sources"]
+
+logger = logging.getLogger("maintenance_mode")
+
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ...]:
+    """Turn the ``flag`` option into sources.
+
+    Accepted: ``None`` (``$MAINTENANCE_FILE`` or ``./maintenance.json``), a path,
+    ``"env:NAME"``, a callable, a :class:`FlagSource`, or a list of these (ON if
+    any is ON; the first that is ON gives the details).
+    """
+    if flag is None:
+        return (FileFlag(default_flag_path()),)
+    if isinstance(flag, FlagSource):
+        return (flag,)
+    if isinstance(flag, str) and flag.startswith("env:"):
+        return (EnvFlag(flag[4:]),)
+    if isinstance(flag, str | os.PathLike):
+        if not str(flag):
+            raise ValueError("maintenance-mode: option 'flag' is an empty path")
+        return (FileFlag(flag),)
+    if callable(flag):
+        return (CallableFlag(flag, timeout=timeout),)
+    if isinstance(flag, list | tuple):
+        if not flag:
+            raise ValueError("maintenance-mode: option 'flag' is an empty list; give at least one")
+        return tuple(src for item in flag for src in build_sources(item, timeout=timeout))
+    raise TypeError(
+        f"maintenance-mode: option 'flag' got {type(flag).__name__}; use a path, 'env:NAME', "
+        "a callable, a FlagSource, or a list of these"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What the decision needs from a request, read from the server's own fields only."""
+
+    method: str
+    #: The app-relative path, or None when it is ambiguous (never allowlisted).
+    path: str | None
+    #: The mount prefix (WSGI SCRIPT_NAME, ASGI root_path), for redirects and cookie paths.
+    root: str
+    peer: str | None
+    forwarded_for: str | None = None
+    accept: str | None = None
+    cookie: str | None = None
+    token: str | None = None
+    scheme: str = "http"
+
+    @classmethod
+    def from_wsgi(cls, environ: Mapping[str, Any], settings: Settings) -> RequestInfo:
+        """Read a PEP 3333 environ (``PATH_INFO`` is what the app routes on)."""
+        return cls(
+            method=environ.get("REQUEST_METHOD", "GET"),
+            path=wsgi_path(environ.get("PATH_INFO", "") or "/"),
+            root=environ.get("SCRIPT_NAME", ""),
+            peer=environ.get("REMOTE_ADDR"),
+            forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"),
+            accept=environ.get("HTTP_ACCEPT"),
+            cookie=environ.get("HTTP_COOKIE"),
+            token=environ.get(_wsgi_header_key(settings.bypass_header)),
+            scheme=environ.get("wsgi.url_scheme", "http"),
+        )
+
+    @classmethod
+    def from_asgi(cls, scope: Mapping[str, Any], settings: Settings) -> RequestInfo:
+        """Read an ASGI HTTP or WebSocket scope (``path`` minus ``root_path``)."""
+        wanted = settings.bypass_header.lower().encode("latin-1")
+        forwarded: list[str] = []
+        accept = cookie = token = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                forwarded.append(value.decode("latin-1"))
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"cookie":
+                cookie = (
+                    value.decode("latin-1")
+                    if cookie is None
+                    else f"{cookie}; {value.decode('latin-1')}"
+                )
+            elif name == wanted:
+                token = value.decode("latin-1")
+        client = scope.get("client")
+        root = scope.get("root_path", "") or ""
+        return cls(
+            method=scope.get("method", "GET"),
+            path=app_path(scope.get("path", ""), root, scope.get("raw_path")),
+            root=root,
+            peer=client[0] if client else None,
+            forwarded_for=",".join(forwarded) if forwarded else None,
+            accept=accept,
+            cookie=cookie,
+            token=token,
+            scheme=scope.get("scheme", "http"),
+        )
+
+
+def _wsgi_header_key(name: str) -> str:
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The core's verdict for one request."""
+
+    action: Literal["pass", "bypass", "respond"]
+    response: Response | None = None
+
+
+PASS: Final = Decision("pass")
+BYPASS: Final = Decision("bypass")
+
+
+_NO_RULES: Final = PathRules(frozenset(), ())
+
+
+@dataclass(slots=True, eq=False)
+class Snapshot:
+    """What the sources said at the last check: frozen except for its response cache."""
+
+    on: bool
+    state: MaintenanceState | None = None
+    allow: PathRules = _NO_RULES
+    checked_at: float = 0.0
+    _responses: dict[Variant, tuple[int | None, Response]] = field(default_factory=dict)
+
+
+_OFF: Final = Snapshot(on=False)
+_UNKNOWN: Final = object()
+
+
+class Maintenance:
+    """The framework-neutral maintenance engine (one per middleware instance).
+
+    Options are the keyword arguments documented in docs/options.md; they are
+    validated here, so a mistake fails at start-up with a one-line message.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.settings = settings = Settings.from_options(options)
+        self.sources = build_sources(settings.flag, timeout=settings.callable_timeout)
+        self._is_async = any(src.is_async for src in self.sources)
+        self._bypass_ips = Networks(settings.bypass_ips)
+        self._proxies = Networks(settings.trusted_proxies)
+        self._secret = settings.secret_bytes
+        self._base_allow = (*settings.health_paths, *settings.allow)
+        self._renderer = Renderer(settings)
+        self._lock = threading.Lock()
+        self._last: list[object] = [_UNKNOWN] * len(self.sources)
+        self._snapshot = _OFF
+        self._next_check = 0.0
+        self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        if not self._is_async:
+            self._refresh_sync()
+
+    # -- freshness ---------------------------------------------------------------------
+
+    def poll(self) -> Snapshot:
+        """The current snapshot; checks the sources at most once per ``check_interval``."""
+        if time.monotonic() < self._next_check:
+            return self._snapshot
+        return self._refresh_sync()
+
+    async def apoll(self) -> Snapshot:
+        """Like :meth:`poll`, awaiting async sources (with their timeout) when due."""
+        if time.monotonic() < self._next_check:
+            return self._snapshot
+        if not self._is_async:
+            return self._refresh_sync()
+        self._next_check = time.monotonic() + self.settings.check_interval
+        results = []
+        for index, source in enumerate(self.sources):
+            try:
+                results.append(await source.aread())
+            except Exception as exc:
+                results.append(self._on_error(index, source, exc))
+            else:
+                self._last[index] = results[-1]
+        return self._install(results)
+
+    def _refresh_sync(self) -> Snapshot:
+        if not self._lock.acquire(blocking=False):
+            return self._snapshot  # another thread is refreshing: keep serving the last answer
+        try:
+            self._next_check = time.monotonic() + self.settings.check_interval
+            results: list[MaintenanceState | None] = []
+            for index, source in enumerate(self.sources):
+                try:
+                    result = source.read()
+                except Exception as exc:
+                    result = self._on_error(index, source, exc)
+                else:
+                    self._last[index] = result
+                results.append(result)
+            return self._install(results)
+        finally:
+            self._lock.release()
+
+    def _on_error(self, index: int, source: FlagSource, exc: Exception) -> MaintenanceState | None:
+        policy = self.settings.on_error
+        if isinstance(exc, FlagError):
+            logger.warning("%s; on_error=%s", exc, policy)
+        else:
+            logger.error("flag %s failed; on_error=%s", source.describe(), policy, exc_info=exc)
+        if policy == "maintenance":
+            return MaintenanceState()
+        if policy == "serve":
+            return None
+        last = self._last[index]
+        return last if isinstance(last, MaintenanceState) else None
+
+    def _install(self, results: Iterable[MaintenanceState | None]) -> Snapshot:
+        state = next((r for r in results if r is not None), None)
+        current = self._snapshot
+        if state is None:
+            self._snapshot = _OFF
+        elif not (current.on and current.state == state):
+            self._snapshot = Snapshot(
+                on=True,
+                state=state,
+                allow=PathRules.compile((*self._base_allow, *state.allow)),
+                checked_at=time.monotonic(),
+            )
+        return self._snapshot
+
+    def invalidate(self) -> None:
+        """Force a check on the next request (tests, or after writing the flag in-process)."""
+        self._next_check = 0.0
+
+    # -- the decision ------------------------------------------------------------------
+
+    def decide(self, snapshot: Snapshot, request: RequestInfo) -> Decision:
+        """Pass, bypass (the team's own request), or respond (the 503 or the bypass redirect)."""
+        if not snapshot.on or snapshot.state is None:
+            return PASS
+        s = self.settings
+        path = request.path
+        if self._secret is not None and path is not None and path.startswith(s.bypass_path):
+            if token_matches(self._secret, path[len(s.bypass_path) :]):
+                return Decision("respond", self._bypass_redirect(request, self._secret))
+        elif snapshot.allow.match(path):
+            return PASS
+        if s.read_only and request.method in _SAFE_METHODS:
+            return PASS
+        if self._bypass_ips or self._proxies:
+            address = client_address(request.peer, request.forwarded_for, self._proxies)
+            if address in self._bypass_ips:
+                return BYPASS
+        if self._secret is not None:
+            if request.token is not None and token_matches(self._secret, request.token):
+                return BYPASS
+            if request.cookie:
+                value = parse_cookie(request.cookie).get(s.bypass_cookie_name)
+                if value and verify_cookie(self._secret, value):
+                    return BYPASS
+        response = self.response(snapshot, negotiate(request.accept))
+        if request.method == "HEAD":
+            response = response.without_body()
+        return Decision("respond", response)
+
+    def retry_after(self, state: MaintenanceState, now: datetime | None = None) -> int:
+        """Seconds until the earliest ETA, clamped to the configured floor and cap."""
+        s = self.settings
+        eta = state.eta_earliest
+        if eta is None:
+            return min(s.retry_after_default, s.retry_after_max)
+        seconds = math.ceil((eta - (now or self._clock())).total_seconds())
+        return max(s.retry_after_min, min(seconds, s.retry_after_max))
+
+    def response(self, snapshot: Snapshot, variant: Variant) -> Response:
+        """The 503 for one variant, rendered once per state and Retry-After value."""
+        state = snapshot.state or MaintenanceState()
+        retry = self.retry_after(state)
+        cached = snapshot._responses.get(variant)
+        if cached is not None and cached[0] == retry:
+            return cached[1]
+        response = self._renderer.response(variant, state, retry)
+        snapshot._responses[variant] = (retry, response)
+        return response
+
+    def _bypass_redirect(self, request: RequestInfo, secret: bytes) -> Response:
+        """303 to the app's home with a signed, expiring cookie; the token leaves the URL."""
+        s = self.settings
+        home = (request.root.rstrip("/") or "") + "/"
+        cookie = dump_cookie(
+            s.bypass_cookie_name,
+            sign_cookie(secret, s.bypass_cookie_max_age),
+            max_age=s.bypass_cookie_max_age,
+            path=home,
+            secure=s.bypass_cookie_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+        headers = (
+            ("Location", home),
+            ("Set-Cookie", cookie),
+            ("Cache-Control", "no-store"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", "0"),
+        )
+        return Response(303, headers, b"")
+
+    # -- for the CLI, tests and adapters --------------------------------------------------
+
+    @property
+    def bypass_no_store(self) -> bool:
+        return self.settings.bypass_no_store
+
+    def describe_sources(self) -> Sequence[str]:
+        return [src.describe() for src in self.sources]

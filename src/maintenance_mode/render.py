@@ -1,0 +1,235 @@
+"""Turn a maintenance state into the bytes of a 503, in each negotiated form.
+
+Pages are rendered by Jinja2 (autoescaped; operator text is data, never a
+template) once per state and retry value, then reused; per blocked request the
+only work is picking a cached response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import jinja2
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+from .settings import Settings
+from .state import MaintenanceState
+
+__all__ = ["Renderer", "Response", "Variant", "default_template_dir", "negotiate"]
+
+logger = logging.getLogger("maintenance_mode")
+
+Variant = Literal["html", "json", "text"]
+
+_MEDIA: Final[dict[str, Variant]] = {
+    "text/html": "html",
+    "application/problem+json": "json",
+    "application/json": "json",
+    "text/plain": "text",
+}
+_OFFERED: Final = list(_MEDIA)
+_CONTENT_TYPE: Final[dict[Variant, str]] = {
+    "html": "text/html; charset=utf-8",
+    "json": "application/problem+json",
+    "text": "text/plain; charset=utf-8",
+}
+#: Tight by default: the page needs nothing but its own inline CSS and same-site images.
+CSP: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_MAX_ACCEPT = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A framework-neutral response: adapters only translate it."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @property
+    def status_line(self) -> str:
+        return _STATUS_LINES[self.status]
+
+    def without_body(self) -> Response:
+        """The HEAD form: same headers (Content-Length included), empty body."""
+        return Response(self.status, self.headers, b"")
+
+
+_STATUS_LINES: Final = {200: "200 OK", 303: "303 See Other", 503: "503 Service Unavailable"}
+
+
+@lru_cache(maxsize=256)
+def negotiate(accept: str | None) -> Variant:
+    """Pick html, json (problem+json) or text from an Accept header; junk or huge gives html."""
+    if not accept or len(accept) > _MAX_ACCEPT:
+        return "html"
+    try:
+        best = parse_accept_header(accept, MIMEAccept).best_match(_OFFERED, default="text/html")
+    except ValueError:  # pragma: no cover - werkzeug tolerates junk, but never 500 on it
+        return "html"
+    return _MEDIA.get(best, "html")
+
+
+def default_template_dir() -> Path:
+    """The packaged templates folder (inside the wheel, or the source tree's ``templates/``)."""
+    packaged = Path(str(resources.files("maintenance_mode"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    source_tree = Path(__file__).resolve().parents[2] / "templates"
+    if source_tree.is_dir():
+        return source_tree
+    raise RuntimeError(  # pragma: no cover - a broken install
+        "maintenance-mode's default templates are missing; reinstall the package"
+    )
+
+
+def format_datetime(value: datetime | None) -> str:
+    """An exact, unambiguous time for the plain page: '2026-11-27 14:00 UTC'."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _isoformat(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Renderer:
+    """Loads the templates once (errors surface at construction) and renders 503 bodies."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        default = jinja2.FileSystemLoader(default_template_dir())
+        loaders: list[jinja2.BaseLoader] = []
+        if settings.template_dir is not None:
+            loaders.append(jinja2.FileSystemLoader(settings.template_dir))
+        loaders += [default, jinja2.PrefixLoader({"default": default})]
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            autoescape=jinja2.select_autoescape(["html", "htm", "xml"], default_for_string=True),
+            undefined=jinja2.ChainableUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.env.filters["datetime"] = format_datetime
+        self.env.filters["isoformat"] = _isoformat
+        try:
+            self.html = self.env.get_template("maintenance.html")
+            self.text = self.env.get_template("maintenance.txt")
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(
+                f"template {exc.filename or exc.name}: line {exc.lineno}: {exc.message}"
+            ) from None
+        except jinja2.TemplateNotFound as exc:  # pragma: no cover - defaults always exist
+            raise ValueError(f"template {exc.name} not found in {settings.template_dir}") from None
+
+    def context(self, state: MaintenanceState, retry_after: int | None) -> dict[str, Any]:
+        """Everything a template gets (documented in docs/templates.md)."""
+        s = self.settings
+        updates = sorted(state.updates, key=lambda u: u.at, reverse=True)
+        return {
+            "site_name": s.site_name,
+            "state": state,
+            "kind": state.kind,
+            "reason": state.reason,
+            "message": state.message,
+            "started_at": state.started_at,
+            "eta": state.eta,
+            "eta_earliest": state.eta_earliest,
+            "eta_latest": state.eta_latest,
+            "eta_is_range": state.eta_earliest != state.eta_latest,
+            "retry_after": retry_after,
+            "updates": updates,
+            "contacts": s.contacts,
+            "links": list(s.links.items()),
+            "status": 503,
+        }
+
+    def problem(self, state: MaintenanceState, retry_after: int | None) -> dict[str, Any]:
+        """The RFC 9457 problem document, with the page's facts as extension members."""
+        s = self.settings
+        detail = state.reason or state.message or "The service is down for maintenance."
+        return {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": detail,
+            "kind": state.kind,
+            "reason": state.reason,
+            "message": state.message,
+            "started_at": _isoformat(state.started_at),
+            "eta": None
+            if state.eta is None
+            else {
+                "earliest": _isoformat(state.eta_earliest),
+                "latest": _isoformat(state.eta_latest),
+            },
+            "retry_after": retry_after,
+            "updates": [
+                {"at": _isoformat(u.at), "text": u.text}
+                for u in sorted(state.updates, key=lambda u: u.at, reverse=True)
+            ],
+            "contacts": s.contacts.model_dump(exclude_none=True),
+            "links": [{"label": label, "href": href} for label, href in s.links.items()],
+        }
+
+    def body(
+        self, variant: Variant, state: MaintenanceState, retry_after: int | None
+    ) -> tuple[bytes, str]:
+        """Render one body and its Content-Type.
+
+        A template that fails at render time is logged and replaced by plain text:
+        a designer's mistake must never turn the 503 into a 500.
+        """
+        if variant == "json":
+            doc = self.problem(state, retry_after)
+            data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+            return data.encode("utf-8"), _CONTENT_TYPE["json"]
+        template = self.html if variant == "html" else self.text
+        try:
+            text = template.render(self.context(state, retry_after))
+        except Exception:
+            logger.exception("template %s failed to render; sent plain text", template.name)
+            return _fallback_text(state).encode("utf-8"), _CONTENT_TYPE["text"]
+        if not text.endswith("\n") and variant == "text":
+            text += "\n"
+        return text.encode("utf-8"), _CONTENT_TYPE[variant]
+
+    def response(
+        self, variant: Variant, state: MaintenanceState, retry_after: int | None
+    ) -> Response:
+        """The complete 503 for one variant: body plus every header it needs."""
+        body, content_type = self.body(variant, state, retry_after)
+        headers = [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Vary", "Accept, Accept-Language"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", CSP),
+            ("Referrer-Policy", "no-referrer"),
+        ]
+        if retry_after is not None:
+            headers.append(("Retry-After", str(retry_after)))
+        return Response(503, tuple(headers), body)
+
+
+def _fallback_text(state: MaintenanceState) -> str:
+    lines = ["Service unavailable: down for maintenance."]
+    if state.reason:
+        lines.append(state.reason)
+    if state.eta_latest is not None:
+        lines.append(f"Expected back by {format_datetime(state.eta_latest)}.")
+    return "\n".join(lines) + "\n"

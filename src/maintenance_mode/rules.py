@@ -1,0 +1,240 @@
+"""Request rules that are pure functions of their input: paths, client addresses, secrets.
+
+Everything here is compiled once (at construction or when the state changes) and
+then only looked up. Trust model, in short:
+
+* Paths are matched on what the app routes on (WSGI ``PATH_INFO``, ASGI ``path``
+  minus ``root_path``), as literals: exact paths, or prefixes that end on a
+  segment boundary. Anything ambiguous (dot segments, ``//``, backslashes,
+  control characters, invalid UTF-8, encoded ``/`` or ``.`` in the raw path) is
+  never allowlisted. The query string and the Host header are never consulted.
+* The client address is the socket peer. ``X-Forwarded-For`` is read only when
+  the peer is a configured trusted proxy, walking right to left past trusted
+  hops; every other forwarding header is ignored. Junk means "no address".
+* Secrets are compared in constant time on bytes; bypass cookies carry an
+  expiry and an HMAC keyed by the current secret, so rotating it revokes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Networks",
+    "PathRules",
+    "app_path",
+    "client_address",
+    "sign_cookie",
+    "verify_cookie",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Anything in a path that routers, proxies and browsers may read differently.
+_AMBIGUOUS = re.compile(r"[\x00-\x1f\x7f\\\ufffd]|//|(?:^|/)\.\.?(?:/|$)")
+_RAW_AMBIGUOUS = re.compile(rb"%(?:2[fFeE]|5[cC]|00)")
+
+
+def check_allow_entry(entry: str) -> str:
+    """Validate one ``allow`` entry and return its normal form.
+
+    ``/faq`` is an exact path (``/faq/`` too); ``/static/`` or ``/static/*`` is a
+    prefix on a segment boundary. ``/`` alone means the home page only.
+    """
+    if not isinstance(entry, str):
+        raise TypeError(f"allow entries must be strings, got {type(entry).__name__}")
+    if not entry.startswith("/"):
+        raise ValueError(f"allow entry {entry!r} must be a path starting with '/', like '/faq'")
+    if "?" in entry or "#" in entry:
+        raise ValueError(
+            f"allow entry {entry!r} has a query or fragment; entries match paths only, "
+            "drop everything from '?' or '#'"
+        )
+    if entry.endswith("/*"):
+        entry = entry[:-1]
+    if "*" in entry:
+        raise ValueError(
+            f"allow entry {entry!r}: '*' may only end an entry, as in '/static/*' (a prefix)"
+        )
+    if _AMBIGUOUS.search(entry):
+        raise ValueError(
+            f"allow entry {entry!r} contains '//', a '.' or '..' segment, a backslash "
+            "or a control character; write the plain path"
+        )
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class PathRules:
+    """A compiled allowlist: a set of exact paths and a tuple of segment prefixes."""
+
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, entries: Iterable[str]) -> PathRules:
+        exact: set[str] = set()
+        prefixes: set[str] = set()
+        for raw in entries:
+            entry = check_allow_entry(raw)
+            if entry == "/":
+                exact.add("/")
+            elif entry.endswith("/"):
+                prefixes.add(entry)
+                exact.add(entry[:-1])
+            else:
+                exact.update((entry, entry + "/"))
+        return cls(frozenset(exact), tuple(sorted(prefixes)))
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.prefixes)
+
+    def match(self, path: str | None) -> bool:
+        """True when ``path`` (already from :func:`app_path`) is allowlisted."""
+        if path is None:
+            return False
+        return path in self.exact or path.startswith(self.prefixes)
+
+
+def app_path(path: str, root: str = "", raw_path: bytes | None = None) -> str | None:
+    """The app-relative, unambiguous path, or None when it must not be allowlisted.
+
+    ``path`` is the decoded path as the server gives it. For WSGI pass
+    ``PATH_INFO`` (a latin-1 native string) and no root; for ASGI pass ``path``,
+    ``root_path`` and ``raw_path``.
+    """
+    if root:
+        if path == root:
+            path = "/"
+        elif path.startswith(root) and path[len(root)] == "/":
+            path = path[len(root) :]
+        else:
+            return None
+    if not path.startswith("/") or _AMBIGUOUS.search(path):
+        return None
+    if raw_path is not None and _RAW_AMBIGUOUS.search(raw_path):
+        return None
+    return path
+
+
+def wsgi_path(path_info: str) -> str | None:
+    """Decode a WSGI ``PATH_INFO`` (UTF-8 bytes carried as latin-1) and check it."""
+    try:
+        path = path_info.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
+    return app_path(path)
+
+
+class Networks:
+    """A parsed set of IP networks (single addresses become /32 or /128)."""
+
+    __slots__ = ("_networks",)
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        networks: list[IPNetwork] = []
+        for entry in entries:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or CIDR network (e.g. '10.0.0.0/8', '::1')"
+                ) from None
+        self._networks = tuple(networks)
+
+    def __bool__(self) -> bool:
+        return bool(self._networks)
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return False
+        return any(address in net for net in self._networks)
+
+
+def parse_address(value: str | None) -> IPAddress | None:
+    """Parse one address as found in a peer or X-Forwarded-For hop; junk gives None.
+
+    Accepts ``1.2.3.4``, ``1.2.3.4:5678``, ``::1``, ``[::1]:80``; unwraps
+    IPv4-mapped IPv6 (``::ffff:1.2.3.4``) and drops a ``%zone``.
+    """
+    if not value:
+        return None
+    text = value.strip()
+    if len(text) > 64:
+        return None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return None
+        text = text[1:end]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    text = text.split("%", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted_proxies: Networks
+) -> IPAddress | None:
+    """The client address we may trust: the peer, or the first untrusted hop from the right.
+
+    ``forwarded_for`` is every ``X-Forwarded-For`` value joined by commas, in
+    order. It is read only if the socket peer itself is a trusted proxy.
+    """
+    address = parse_address(peer)
+    if address is None or not forwarded_for or address not in trusted_proxies:
+        return address
+    hops = forwarded_for.split(",")
+    for hop in reversed(hops[-32:]):
+        hop_address = parse_address(hop)
+        if hop_address is None:
+            return None  # a junk hop: we cannot tell who is behind it
+        if hop_address not in trusted_proxies:
+            return hop_address
+        address = hop_address
+    return address
+
+
+_COOKIE_CONTEXT = b"maintenance-mode bypass cookie v1:"
+
+
+def _mac(secret: bytes, expires: int) -> str:
+    return hmac.new(secret, _COOKIE_CONTEXT + str(expires).encode(), hashlib.sha256).hexdigest()
+
+
+def sign_cookie(secret: bytes, max_age: int, *, now: float | None = None) -> str:
+    """A bypass cookie value: ``<expires>.<hmac>``, valid for ``max_age`` seconds."""
+    expires = int(time.time() if now is None else now) + max_age
+    return f"{expires}.{_mac(secret, expires)}"
+
+
+def verify_cookie(secret: bytes, value: str, *, now: float | None = None) -> bool:
+    """True for an unexpired cookie signed with ``secret``; any junk is simply False."""
+    if len(value) > 128:
+        return False
+    expires_text, _, mac = value.partition(".")
+    if not (expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 12):
+        return False
+    expires = int(expires_text)
+    good = _mac(secret, expires).encode()
+    if not hmac.compare_digest(good, mac.encode("utf-8", "replace")):
+        return False
+    return expires > (time.time() if now is None else now)
+
+
+def token_matches(secret: bytes, token: str) -> bool:
+    """Constant-time comparison of a presented token (latin-1 header text) with the secret."""
+    return hmac.compare_digest(secret, token.encode("latin-1", "replace"))

@@ -1,0 +1,201 @@
+"""The middleware's options: one typed, validated model shared by every adapter.
+
+The same names are the keyword arguments of ``maintenance_mode.asgi`` and
+``maintenance_mode.wsgi``'s ``MaintenanceMiddleware`` and the keys of the
+framework settings. Invalid values raise ``ValueError`` with a one-line message
+at construction, never at request time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .rules import Networks, check_allow_entry
+
+__all__ = ["DEFAULT_FLAG_FILE", "Contacts", "OnError", "Settings", "default_flag_path"]
+
+#: The flag file used when neither ``flag`` nor ``$MAINTENANCE_FILE`` says otherwise.
+DEFAULT_FLAG_FILE = "maintenance.json"
+
+OnError = Literal["last_known", "maintenance", "serve"]
+
+_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def default_flag_path() -> Path:
+    """``$MAINTENANCE_FILE`` if set, else ``maintenance.json`` in the working directory."""
+    return Path(os.environ.get("MAINTENANCE_FILE") or DEFAULT_FLAG_FILE).absolute()
+
+
+def _words(value: object) -> object:
+    """Let ops pass 'a, b c' where a list is expected (env vars, CLI flags)."""
+    if isinstance(value, str):
+        return tuple(part for part in re.split(r"[\s,]+", value) if part)
+    return value
+
+
+def safe_href(value: str) -> str:
+    """Allow only https:, mailto:, tel: and site-relative links on the page."""
+    text = value.strip()
+    lowered = text.lower()
+    if lowered.startswith(("https://", "mailto:", "tel:")) or (
+        text.startswith("/") and not text.startswith("//")
+    ):
+        if any(ord(ch) < 0x20 or ch in "\\\x7f" for ch in text):
+            raise ValueError(f"link {value!r} contains a control character or backslash")
+        return text
+    raise ValueError(
+        f"link {value!r} must start with 'https://', 'mailto:', 'tel:' or '/' (a path on this site)"
+    )
+
+
+Words = Annotated[tuple[str, ...], BeforeValidator(_words)]
+Href = Annotated[str, BeforeValidator(lambda v: safe_href(v) if isinstance(v, str) else v)]
+
+
+class Contacts(BaseModel):
+    """How visitors reach a human while the site is down; each shown only when set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    email: Annotated[str, Field(pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+$")] | None = None
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9 ().-]{3,32}$")] | None = None
+    emergency_phone: Annotated[str, Field(pattern=r"^\+?[0-9 ().-]{3,32}$")] | None = None
+    form: Href | None = None
+    status_page: Href | None = None
+
+
+class Settings(BaseModel):
+    """Every option, validated. See docs/options.md for each one's meaning."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    flag: Any = None
+    allow: Words = ()
+    health_paths: Words = ("/health", "/healthz", "/livez", "/readyz")
+    read_only: bool = False
+    bypass_ips: Words = ()
+    trusted_proxies: Words = ()
+    bypass_secret: str | None = None
+    bypass_header: str = "X-Maintenance-Bypass"
+    bypass_path: str = "/__maintenance__/"
+    bypass_cookie_name: str = "maintenance_bypass"
+    bypass_cookie_max_age: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 12 * 3600
+    bypass_cookie_secure: bool = True
+    bypass_no_store: bool = True
+    template_dir: Path | None = None
+    check_interval: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    on_error: OnError = "last_known"
+    callable_timeout: Annotated[float, Field(gt=0, le=60)] = 2.0
+    retry_after_default: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] = 300
+    retry_after_min: Annotated[int, Field(ge=0, le=24 * 3600)] = 60
+    retry_after_max: Annotated[int, Field(ge=1, le=30 * 24 * 3600)] = 24 * 3600
+    site_name: Annotated[str, Field(max_length=200)] = ""
+    contacts: Contacts = Contacts()
+    links: Mapping[Annotated[str, Field(min_length=1, max_length=200)], Href] = {}
+
+    @field_validator("allow", "health_paths")
+    @classmethod
+    def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_allow_entry(entry) for entry in value)
+
+    @field_validator("bypass_ips", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        Networks(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("bypass_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None  # unset or empty: no secret bypass at all
+        if not _SECRET.fullmatch(value):
+            raise ValueError(
+                "must be 16 to 256 characters from A-Z a-z 0-9 . _ ~ - "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+            )
+        return value
+
+    @field_validator("bypass_header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        if not _HEADER_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an HTTP header name (letters, digits and '-')")
+        return value
+
+    @field_validator("bypass_cookie_name")
+    @classmethod
+    def _cookie(cls, value: str) -> str:
+        if not _COOKIE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a cookie name (letters, digits, '_', '.', '-')")
+        return value
+
+    @field_validator("bypass_path")
+    @classmethod
+    def _bypass_path(cls, value: str) -> str:
+        entry = check_allow_entry(value)
+        if not entry.endswith("/") or entry == "/":
+            raise ValueError(f"{value!r} must be a path ending in '/', like '/__maintenance__/'")
+        return entry
+
+    @field_validator("template_dir")
+    @classmethod
+    def _template_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{str(value)!r} is not a directory")
+        return value
+
+    @model_validator(mode="after")
+    def _retry_bounds(self) -> Settings:
+        if self.retry_after_max < self.retry_after_min:
+            raise ValueError("retry_after_max must be at least retry_after_min")
+        return self
+
+    @property
+    def secret_bytes(self) -> bytes | None:
+        return None if self.bypass_secret is None else self.bypass_secret.encode("ascii")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Settings:
+        """Validate keyword options; raise ValueError with one line per mistake."""
+        try:
+            return cls.model_validate(dict(options))
+        except ValidationError as exc:
+            raise ValueError(_explain(exc)) from None
+
+
+def _explain(error: ValidationError) -> str:
+    names = list(Settings.model_fields)
+    messages = []
+    for err in error.errors(include_url=False):
+        name = ".".join(str(p) for p in err["loc"]) or "options"
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(err["loc"][0]), names, n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?" if close else f"; known options: {', '.join(names)}"
+            )
+            messages.append(f"unknown option {name!r}{hint}")
+            continue
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
+        shown = f" (got {value!r:.60})" if not isinstance(value, dict | Settings) else ""
+        messages.append(f"option {name!r}: {msg}{shown}")
+    return "maintenance-mode: " + "; ".join(messages)

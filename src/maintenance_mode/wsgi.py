@@ -1,0 +1,67 @@
+"""PEP 3333 middleware: ``app = MaintenanceMiddleware(app, flag="maintenance.json")``.
+
+It translates the engine's verdict and decides nothing itself. Pass-through
+returns the inner iterable unchanged (so ``wsgi.file_wrapper`` and ``__len__``
+keep working); the 503 never reads ``wsgi.input``; HEAD gets no body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .core import Maintenance, RequestInfo
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["MaintenanceMiddleware"]
+
+
+class MaintenanceMiddleware:
+    """Serve the maintenance page instead of ``app`` while the flag is up.
+
+    Keyword options are documented in docs/options.md (``flag``, ``allow``,
+    ``read_only``, ``bypass_ips``, ``trusted_proxies``, ``bypass_secret``,
+    ``template_dir``, ``check_interval``, ``on_error``, ...).
+    """
+
+    def __init__(self, app: WSGIApplication, **options: Any) -> None:
+        self.app = app
+        self.maintenance = Maintenance(**options)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        maintenance = self.maintenance
+        snapshot = maintenance.poll()
+        if not snapshot.on:
+            return self.app(environ, start_response)
+        decision = maintenance.decide(
+            snapshot, RequestInfo.from_wsgi(environ, maintenance.settings)
+        )
+        if decision.action == "pass":
+            return self.app(environ, start_response)
+        if decision.action == "bypass":
+            if maintenance.bypass_no_store:
+                return self.app(environ, _no_store(start_response))
+            return self.app(environ, start_response)
+        response = decision.response
+        if response is None:  # pragma: no cover - "respond" always carries a response
+            return self.app(environ, start_response)
+        start_response(response.status_line, list(response.headers))
+        return [response.body] if response.body else []
+
+
+def _no_store(start_response: StartResponse) -> StartResponse:
+    """Keep a bypassed visitor's real page out of shared caches (exc_info forwarded)."""
+
+    def wrapped(
+        status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Any:
+        headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
+        headers.append(("Cache-Control", "private, no-store"))
+        if exc_info is None:
+            return start_response(status, headers)
+        return start_response(status, headers, exc_info)
+
+    return wrapped

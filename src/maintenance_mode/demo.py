@@ -139,8 +139,8 @@ def run_demo(*, host: str, port: int, flag_path: Path) -> int:
         )
         return 1
     secret = secrets.token_urlsafe(18)
+    write_state_atomic(flag_path, demo_state())  # before the engine's first check
     app = build_app(flag_path, bypass_secret=secret)
-    write_state_atomic(flag_path, demo_state())
     base = f"http://{host}:{port}"
     cmd = f"{_command()} --file {shlex.quote(str(flag_path))}"
     print(

@@ -129,11 +129,14 @@ class Renderer:
             self.html = self.env.get_template("maintenance.html")
             self.text = self.env.get_template("maintenance.txt")
         except jinja2.TemplateSyntaxError as exc:
+            where = exc.filename or exc.name
             raise ValueError(
-                f"template {exc.filename or exc.name}: line {exc.lineno}: {exc.message}"
+                f"maintenance-mode: template {where}: line {exc.lineno}: {exc.message}"
             ) from None
         except jinja2.TemplateNotFound as exc:  # pragma: no cover - defaults always exist
-            raise ValueError(f"template {exc.name} not found in {settings.template_dir}") from None
+            raise ValueError(
+                f"maintenance-mode: template {exc.name} not found in {settings.template_dir}"
+            ) from None
 
     def context(self, state: MaintenanceState, retry_after: int | None) -> dict[str, Any]:
         """Everything a template gets (documented in docs/templates.md)."""

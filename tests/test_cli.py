@@ -1,0 +1,180 @@
+"""The ``maintenance`` command, through ``main([...])``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from maintenance_mode.cli import main, parse_eta
+from maintenance_mode.state import ETARange, MaintenanceState, load_state, write_state_atomic
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("90m", NOW + timedelta(minutes=90), id="minutes"),
+        pytest.param("2h", NOW + timedelta(hours=2), id="hours"),
+        pytest.param("1d12h", NOW + timedelta(days=1, hours=12), id="days and hours"),
+        pytest.param("45s", NOW + timedelta(seconds=45), id="seconds"),
+        pytest.param(
+            "2026-11-27T14:00+01:00", datetime(2026, 11, 27, 13, tzinfo=UTC), id="iso with offset"
+        ),
+        pytest.param("2026-11-27T14:00Z", datetime(2026, 11, 27, 14, tzinfo=UTC), id="iso zulu"),
+        pytest.param(
+            "2h..4h",
+            ETARange(earliest=NOW + timedelta(hours=2), latest=NOW + timedelta(hours=4)),
+            id="duration range",
+        ),
+        pytest.param(
+            "2026-11-27T12:00Z/2026-11-27T14:00Z",
+            ETARange(
+                earliest=datetime(2026, 11, 27, 12, tzinfo=UTC),
+                latest=datetime(2026, 11, 27, 14, tzinfo=UTC),
+            ),
+            id="iso interval",
+        ),
+    ],
+)
+def test_parse_eta(text: str, expected: object) -> None:
+    assert parse_eta(text, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("2x", "neither a duration", id="unknown unit"),
+        pytest.param("", "neither a duration", id="empty"),
+        pytest.param("h", "neither a duration", id="unit alone"),
+        pytest.param("2026-11-27T14:00", "has no time zone", id="naive"),
+        pytest.param("4h..2h", "ends before it starts", id="reversed"),
+        pytest.param("tomorrow", "neither a duration", id="word"),
+    ],
+)
+def test_parse_eta_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_eta(text, now=NOW)
+
+
+def test_on_status_off(flag_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--file", str(flag_path), "status")
+    assert (code, "OFF" in out) == (0, True)
+
+    code, out, _ = run(
+        capsys, "on", "--file", str(flag_path), "--reason", "DB upgrade", "--eta", "1h..2h",
+        "--kind", "unplanned", "--allow", "/status",
+    )  # fmt: skip
+    assert code == 0
+    assert "Maintenance is ON (started)" in out
+    state = load_state(flag_path.read_bytes())
+    assert state.reason == "DB upgrade"
+    assert state.kind == "unplanned"
+    assert isinstance(state.eta, ETARange)
+    assert state.allow == ("/status",)
+    assert state.started_at is not None
+    assert flag_path.stat().st_mode & 0o777 == 0o644
+
+    code, out, _ = run(capsys, "--file", str(flag_path), "status", "--json")
+    doc = json.loads(out)
+    assert doc["on"] is True
+    assert doc["state"]["reason"] == "DB upgrade"
+
+    code, out, _ = run(capsys, "--file", str(flag_path), "off")
+    assert (code, flag_path.exists()) == (0, False)
+    code, out, _ = run(capsys, "--file", str(flag_path), "off")
+    assert code == 0
+    assert "already OFF" in out
+
+
+def test_on_again_updates_without_a_gap(
+    flag_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = MaintenanceState(reason="one", started_at=NOW).with_update("begun", at=NOW)
+    write_state_atomic(flag_path, first)
+    code, out, _ = run(capsys, "--file", str(flag_path), "on", "--eta", "30m")
+    assert code == 0
+    assert "updated" in out
+    state = load_state(flag_path.read_bytes())
+    assert state.reason == "one"  # kept
+    assert state.started_at == NOW  # kept
+    assert state.updates == first.updates  # kept
+    assert state.eta is not None
+
+
+def test_on_over_invalid_file_warns_and_stays_on(
+    flag_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flag_path.write_text("{broken")
+    code, _, err = run(capsys, "--file", str(flag_path), "on", "--reason", "fixed")
+    assert code == 0
+    assert "warning" in err
+    assert load_state(flag_path.read_bytes()).reason == "fixed"
+
+
+def test_file_from_environment(
+    flag_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAINTENANCE_FILE", str(flag_path))
+    assert run(capsys, "on")[0] == 0
+    assert flag_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["on", "--eta", "soon"], "argument --eta: 'soon' is neither", id="bad eta"),
+        pytest.param(["on", "--kind", "maybe"], "invalid choice: 'maybe'", id="bad kind"),
+        pytest.param(["on", "--allow", "faq"], "--allow: allow entry 'faq'", id="bad allow"),
+        pytest.param(["launch"], "invalid choice: 'launch'", id="unknown command"),
+        pytest.param([], "the following arguments are required: COMMAND", id="no command"),
+        pytest.param(["demo", "--port", "99999"], "not a port number", id="bad port"),
+    ],
+)
+def test_usage_errors(
+    flag_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, "--file", str(flag_path), *argv)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert not flag_path.exists()
+
+
+def test_unwritable_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "missing-dir" / "maintenance.json"
+    code, _, err = run(capsys, "--file", str(target), "on")
+    assert code == 1
+    assert err.strip().startswith(f"maintenance: cannot write {target}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_schema_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "schema")
+    assert code == 0
+    assert json.loads(out)["title"] == "MaintenanceState"
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out.startswith("maintenance ")
+
+
+@pytest.mark.parametrize("command", ["on", "off", "status", "schema", "demo"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert f"usage: maintenance {command}" in out

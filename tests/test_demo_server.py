@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +71,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int])
         pytest.fail("demo did not start: " + "".join(banner))
     text = "".join(banner)
     assert "Uvicorn running on" in text, text
+    # Keep draining the server's log so a full pipe can never block it.
+    drain = threading.Thread(target=lambda: banner.extend(proc.stdout or ()), daemon=True)
+    drain.start()
     try:
         yield Demo(proc, f"http://127.0.0.1:{port}", flag, text)
     finally:
@@ -78,6 +82,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int])
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
+            proc.wait()
+        drain.join(timeout=5)
+        proc.stdout.close()
+    log = "".join(banner)
+    assert "Traceback" not in log, log
 
 
 def wait_for(url: str, status: int, *, timeout: float = 3.0) -> httpx.Response:

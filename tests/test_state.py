@@ -61,6 +61,8 @@ def test_point_eta_and_offsets() -> None:
             id="reversed range",
         ),
         pytest.param(b'{"allow": ["faq"]}', "starting with '/'", id="relative allow path"),
+        pytest.param(b'{"allow": ["/a/../b"]}', "'..' segment", id="dot-dot allow path"),
+        pytest.param(b'{"allow": ["/faq?x"]}', "query", id="allow path with query"),
         pytest.param(b"\xff\xfe", "not UTF-8", id="binary"),
         pytest.param(b"[" * 60_000, "JSON", id="deeply nested"),
         pytest.param(b" " * (MAX_STATE_BYTES + 1), "larger than", id="too large"),

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from .rules import check_allow_entry
+
 __all__ = [
     "ETARange",
     "MaintenanceState",
@@ -80,10 +82,7 @@ class MaintenanceState(_Model):
     @field_validator("allow")
     @classmethod
     def _allow_paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for path in value:
-            if not path.startswith("/"):
-                raise ValueError(f"allow entries must be paths starting with '/', got {path!r}")
-        return value
+        return tuple(check_allow_entry(path) for path in value)
 
     @property
     def eta_earliest(self) -> datetime | None:

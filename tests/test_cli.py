@@ -141,6 +141,10 @@ def test_file_from_environment(
         pytest.param(["on", "--eta", "soon"], "argument --eta: 'soon' is neither", id="bad eta"),
         pytest.param(["on", "--kind", "maybe"], "invalid choice: 'maybe'", id="bad kind"),
         pytest.param(["on", "--allow", "faq"], "--allow: allow entry 'faq'", id="bad allow"),
+        pytest.param(["on", "--reason", "x" * 5000], "invalid details: reason", id="long reason"),
+        pytest.param(["on", "--eta", "1700000000"], "neither a duration", id="unix timestamp"),
+        pytest.param(["on", "--eta", "0m"], "not in the future", id="zero duration"),
+        pytest.param(["on", "--eta", "2020-01-01T00:00Z"], "not in the future", id="past time"),
         pytest.param(["launch"], "invalid choice: 'launch'", id="unknown command"),
         pytest.param([], "the following arguments are required: COMMAND", id="no command"),
         pytest.param(["demo", "--port", "99999"], "not a port number", id="bad port"),
@@ -153,6 +157,8 @@ def test_usage_errors(
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+    if argv[:1] == ["on"]:
+        assert "usage: maintenance on" in err  # the subcommand's usage, not the top level
     assert not flag_path.exists()
 
 

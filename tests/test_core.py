@@ -45,9 +45,15 @@ def request(path: str = "/", **fields: Any) -> RequestInfo:
         pytest.param({"bypass_header": "X Bad"}, "not an HTTP header name", id="header"),
         pytest.param({"bypass_path": "/bypass"}, "must be a path ending in '/'", id="bypass path"),
         pytest.param({"template_dir": "/nonexistent/dir"}, "is not a directory", id="template dir"),
+        pytest.param({"retry_after_max": 3600}, "greater than or equal to 86400", id="cap < a day"),
+        pytest.param({"retry_after_min": 90000}, "less than or equal to 86400", id="floor > a day"),
         pytest.param(
-            {"retry_after_min": 600, "retry_after_max": 60}, "at least", id="retry bounds"
+            {"contacts": {"emial": "a@b.c"}},
+            "unknown option 'contacts.emial'; did you mean 'email'?",
+            id="contact typo",
         ),
+        pytest.param({"links": {"": "/faq"}}, "option 'links'", id="empty link label"),
+        pytest.param({"allow": ["/*"]}, "would admit every path", id="allow everything"),
         pytest.param(
             {"links": {"Evil": "javascript:alert(1)"}}, "must start with 'https://'", id="js link"
         ),
@@ -103,7 +109,7 @@ def test_no_io_between_checks(flag_path: Path) -> None:
     m = engine(flag, check_interval=60)
     for _ in range(1000):
         assert not m.poll().on
-    assert calls == 1  # the construction-time check; none per request
+    assert calls == 1  # one check for the first request; none for the other 999
     m.invalidate()
     m.poll()
     assert calls == 2
@@ -164,9 +170,9 @@ def test_on_error_policy(
 
 
 def test_wrong_callable_type_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    m = engine(lambda: "false")
     with caplog.at_level(logging.WARNING, logger="maintenance_mode"):
-        m = engine(lambda: "false")
-    assert not m.poll().on
+        assert not m.poll().on
     assert "must return True, False or a MaintenanceState" in caplog.text
 
 
@@ -324,9 +330,8 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
         pytest.param(NOW - timedelta(hours=1), {}, 60, id="past eta: floor, never negative"),
         pytest.param(NOW - timedelta(hours=1), {"retry_after_min": 0}, 0, id="zero floor"),
         pytest.param(NOW + timedelta(days=30), {}, 86400, id="capped at a day"),
-        pytest.param(
-            NOW + timedelta(days=30), {"retry_after_max": 3600}, 3600, id="configured cap"
-        ),
+        pytest.param(NOW + timedelta(days=30), {"retry_after_max": 172800}, 172800, id="cap"),
+        pytest.param(None, {"retry_after_default": 10}, 60, id="default is floored too"),
         pytest.param(
             ETARange(earliest=NOW + timedelta(hours=1), latest=NOW + timedelta(hours=3)),
             {},
@@ -382,20 +387,40 @@ def test_503_headers_and_forms() -> None:
 
 
 def test_bodies_rendered_once_per_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    m = on_engine()
+    eta = NOW + timedelta(hours=1)
+    m = on_engine(state=MaintenanceState(reason="upgrade", eta=eta))
+    clock = [NOW]
+    m._clock = lambda: clock[0]
     renders = 0
-    real = m._renderer.response
+    real = m._renderer.page
 
-    def counting(*args: Any) -> Any:
+    def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal renders
         renders += 1
-        return real(*args)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(m._renderer, "response", counting)
+    monkeypatch.setattr(m._renderer, "page", counting)
     snap = m.poll()
-    for _ in range(50):
-        m.decide(snap, request("/"))
+    retries = set()
+    for second in range(50):  # Retry-After changes every second; the body is not re-rendered
+        clock[0] = NOW + timedelta(seconds=second)
+        response = m.decide(snap, request("/")).response
+        assert response is not None
+        retries.add(dict(response.headers)["Retry-After"])
     assert renders == 1
+    assert len(retries) == 50
+
+    clock[0] = eta + timedelta(minutes=1)  # the latest ETA has passed: "taking longer" copy
+    late = m.decide(snap, request("/")).response
+    assert late is not None
+    assert b"taking longer than we planned" in late.body
+    assert dict(late.headers)["Retry-After"] == "60"
+    assert renders == 2
+
+    problem = m.decide(snap, request("/", accept="application/json")).response
+    assert problem is not None
+    assert json.loads(problem.body)["overrun"] is True
+    assert json.loads(problem.body)["retry_after"] == 60
 
 
 HOSTILE = [
@@ -435,15 +460,45 @@ def test_broken_template_fails_at_start(tmp_path: Path) -> None:
 
 
 def test_render_error_falls_back_to_text(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    (tmp_path / "maintenance.html").write_text("{{ reason.missing.method() }}")
-    m = on_engine(template_dir=tmp_path)
+    (tmp_path / "maintenance.html").write_text('{% if reason == "boom" %}{{ 1 // 0 }}{% endif %}')
+    m = on_engine(template_dir=tmp_path, state=MaintenanceState(reason="boom"))
     with caplog.at_level(logging.ERROR, logger="maintenance_mode"):
         response = m.decide(m.poll(), request("/")).response
     assert response is not None
     assert response.status == 503
     assert dict(response.headers)["Content-Type"] == "text/plain; charset=utf-8"
-    assert b"upgrade" in response.body
+    assert b"boom" in response.body
     assert "failed to render" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        pytest.param(
+            {"maintenance.html": '{% extends "base.html" %}', "base.html": "{% if %}"},
+            "base.html: line 1",
+            id="syntax error in an extended template",
+        ),
+        pytest.param(
+            {"maintenance.html": '{% include "missing.html" %}'},
+            "template 'missing.html' not found",
+            id="missing include",
+        ),
+        pytest.param(
+            {"maintenance.html": "{{ reason.missing.method() }}"},
+            "failed to render a sample page: UndefinedError",
+            id="fails on every state",
+        ),
+    ],
+)
+def test_template_mistakes_fail_at_start(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=r"^maintenance-mode: ") as info:
+        on_engine(template_dir=tmp_path)
+    assert message in str(info.value)
 
 
 def test_template_dir_extends_default(tmp_path: Path) -> None:

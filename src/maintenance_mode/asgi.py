@@ -10,11 +10,12 @@ close before accept (which servers answer with HTTP 403).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Unpack
 
 from ._types import ASGIApp, Message, Receive, Scope, Send
 from .core import Maintenance, RequestInfo
 from .render import Response
+from .settings import Options
 
 __all__ = ["MaintenanceMiddleware"]
 
@@ -33,7 +34,7 @@ class MaintenanceMiddleware:
     ``template_dir``, ``check_interval``, ``on_error``, ...).
     """
 
-    def __init__(self, app: ASGIApp, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, **options: Unpack[Options]) -> None:
         self.app = app
         self.maintenance = Maintenance(**options)
 

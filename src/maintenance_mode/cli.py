@@ -1,13 +1,15 @@
 """The ``maintenance`` command: flip the flag file from a shell or a deploy script.
 
 Every write is atomic (temp file, fsync, rename, mode 0644), so a running app
-never sees half a document; a mistake gets a one-line message and exit code 2.
+never sees half a document. A usage mistake gets a one-line message and exit
+code 2; a file-system error a one-line message and exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -17,6 +19,7 @@ from pathlib import Path
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from . import __version__
+from .rules import check_allow_entry
 from .settings import default_flag_path
 from .sources import FileFlag, FlagError
 from .state import (
@@ -40,6 +43,11 @@ def parse_when(text: str, *, now: datetime) -> datetime:
     if text and match and any(match.groups()):
         days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
         return now + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ].+", text):  # no Unix timestamps, no bare dates
+        raise ValueError(
+            f"{text!r} is neither a duration (30m, 2h, 1d12h) "
+            "nor an ISO 8601 time with an offset (2026-11-27T14:00+01:00)"
+        )
     try:
         return _AWARE.validate_python(text)
     except ValidationError as exc:
@@ -55,8 +63,16 @@ def parse_when(text: str, *, now: datetime) -> datetime:
 
 
 def parse_eta(text: str, *, now: datetime | None = None) -> datetime | ETARange:
-    """``WHEN`` or a range ``WHEN..WHEN`` (or ``WHEN/WHEN``), e.g. ``2h..4h``."""
-    now = now or datetime.now(UTC)
+    """``WHEN`` or a range ``WHEN..WHEN`` (or ``WHEN/WHEN``), e.g. ``2h..4h``; never in the past."""
+    now = now or datetime.now(UTC).replace(microsecond=0)
+    eta = _parse_eta(text, now)
+    earliest = eta.earliest if isinstance(eta, ETARange) else eta
+    if earliest <= now:
+        raise ValueError(f"{text!r} is not in the future; an ETA says when maintenance should end")
+    return eta
+
+
+def _parse_eta(text: str, now: datetime) -> datetime | ETARange:
     for sep in ("..", "/"):
         if sep in text:
             first, _, second = text.partition(sep)
@@ -116,7 +132,7 @@ def _cmd_on(args: argparse.Namespace, path: Path) -> int:
         state = MaintenanceState.model_validate({**base.model_dump(), **changes})
     except ValidationError as exc:
         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SystemExit(f"maintenance: invalid details: {msg}") from None
+        args.parser.error(f"invalid details: {msg}")
     _write(path, state)
     print(f"Maintenance is ON ({'updated' if current else 'started'}): {path}")
     _print_state(state)
@@ -241,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="an extra path that keeps working (repeatable), e.g. /status or /docs/",
     )
-    on.set_defaults(func=_cmd_on)
+    on.set_defaults(func=_cmd_on, parser=on)
 
     off = sub.add_parser("off", parents=[file_opt], help="turn maintenance off")
     off.set_defaults(func=_cmd_off)
@@ -270,13 +286,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     path = Path(getattr(args, "file", None) or default_flag_path()).absolute()
+    if not logging.getLogger().handlers:  # warnings read like the CLI's own messages
+        logging.basicConfig(format="maintenance: warning: %(message)s")
     if args.command == "on" and args.allow:
-        from .rules import check_allow_entry
-
         try:
             args.allow = [check_allow_entry(entry) for entry in args.allow]
         except ValueError as exc:
-            parser.error(f"--allow: {exc}")
+            args.parser.error(f"--allow: {exc}")
     result: int = args.func(args, path)
     return result
 

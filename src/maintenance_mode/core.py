@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Unpack
+from urllib.parse import quote
 
 from werkzeug.http import dump_cookie, parse_cookie
 
-from .render import Renderer, Response, Variant, negotiate
+from .render import Page, Renderer, Response, Variant, assemble, negotiate
 from .rules import (
     Networks,
     PathRules,
@@ -31,7 +32,7 @@ from .rules import (
     verify_cookie,
     wsgi_path,
 )
-from .settings import Settings, default_flag_path
+from .settings import Options, Settings, default_flag_path
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
 from .state import MaintenanceState
 
@@ -40,6 +41,8 @@ __all__ = ["Decision", "Maintenance", "RequestInfo", "Snapshot", "build_sources"
 logger = logging.getLogger("maintenance_mode")
 
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Characters left as they are when a mount path goes into Location and a cookie Path.
+_PATH_SAFE: Final = "/!$&'()*+,=:@-._~"
 
 
 def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ...]:
@@ -93,7 +96,7 @@ class RequestInfo:
         return cls(
             method=environ.get("REQUEST_METHOD", "GET"),
             path=wsgi_path(environ.get("PATH_INFO", "") or "/"),
-            root=environ.get("SCRIPT_NAME", ""),
+            root=_wsgi_text(environ.get("SCRIPT_NAME", "")),
             peer=environ.get("REMOTE_ADDR"),
             forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"),
             accept=environ.get("HTTP_ACCEPT"),
@@ -124,7 +127,8 @@ class RequestInfo:
         client = scope.get("client")
         root = scope.get("root_path", "") or ""
         return cls(
-            method=scope.get("method", "GET"),
+            # A WebSocket handshake is not a safe read: read_only must not let it through.
+            method=scope.get("method") or scope["type"].upper(),
             path=app_path(scope.get("path", ""), root, scope.get("raw_path")),
             root=root,
             peer=client[0] if client else None,
@@ -134,6 +138,14 @@ class RequestInfo:
             token=token,
             scheme=scope.get("scheme", "http"),
         )
+
+
+def _wsgi_text(value: str) -> str:
+    """A WSGI native string (UTF-8 bytes carried as latin-1) back to text, if it is UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 def _wsgi_header_key(name: str) -> str:
@@ -163,7 +175,8 @@ class Snapshot:
     state: MaintenanceState | None = None
     allow: PathRules = _NO_RULES
     checked_at: float = 0.0
-    _responses: dict[Variant, tuple[int | None, Response]] = field(default_factory=dict)
+    _pages: dict[tuple[Variant, bool], Page] = field(default_factory=dict)
+    _responses: dict[Variant, tuple[int, Response]] = field(default_factory=dict)
 
 
 _OFF: Final = Snapshot(on=False)
@@ -177,10 +190,11 @@ class Maintenance:
     validated here, so a mistake fails at start-up with a one-line message.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, **options: Unpack[Options]) -> None:
         self.settings = settings = Settings.from_options(options)
         self.sources = build_sources(settings.flag, timeout=settings.callable_timeout)
-        self._is_async = any(src.is_async for src in self.sources)
+        # Sources that must be awaited under ASGI (async ones, and sync ones that may block).
+        self._awaitable = any(src.is_async or src.blocking for src in self.sources)
         self._bypass_ips = Networks(settings.bypass_ips)
         self._proxies = Networks(settings.trusted_proxies)
         self._secret = settings.secret_bytes
@@ -191,7 +205,7 @@ class Maintenance:
         self._snapshot = _OFF
         self._next_check = 0.0
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        if not self._is_async:
+        if not self._awaitable:  # files and env vars: read now, so the first request is right
             self._refresh_sync()
 
     # -- freshness ---------------------------------------------------------------------
@@ -206,7 +220,7 @@ class Maintenance:
         """Like :meth:`poll`, awaiting async sources (with their timeout) when due."""
         if time.monotonic() < self._next_check:
             return self._snapshot
-        if not self._is_async:
+        if not self._awaitable:
             return self._refresh_sync()
         self._next_check = time.monotonic() + self.settings.check_interval
         results = []
@@ -304,25 +318,38 @@ class Maintenance:
         s = self.settings
         eta = state.eta_earliest
         if eta is None:
-            return min(s.retry_after_default, s.retry_after_max)
+            return max(s.retry_after_min, min(s.retry_after_default, s.retry_after_max))
         seconds = math.ceil((eta - (now or self._clock())).total_seconds())
         return max(s.retry_after_min, min(seconds, s.retry_after_max))
 
     def response(self, snapshot: Snapshot, variant: Variant) -> Response:
-        """The 503 for one variant, rendered once per state and Retry-After value."""
+        """The 503 for one variant.
+
+        Bodies are rendered once per state (and once more when the latest ETA
+        passes, for the "taking longer" copy); per request only Retry-After may
+        change, and the assembled response is reused while it does not.
+        """
         state = snapshot.state or MaintenanceState()
-        retry = self.retry_after(state)
+        now = self._clock()
+        retry = self.retry_after(state, now)
         cached = snapshot._responses.get(variant)
         if cached is not None and cached[0] == retry:
             return cached[1]
-        response = self._renderer.response(variant, state, retry)
+        eta_latest = state.eta_latest
+        overrun = eta_latest is not None and now > eta_latest
+        page = snapshot._pages.get((variant, overrun))
+        if page is None:
+            page = snapshot._pages[variant, overrun] = self._renderer.page(
+                variant, state, overrun=overrun
+            )
+        response = assemble(page, retry)
         snapshot._responses[variant] = (retry, response)
         return response
 
     def _bypass_redirect(self, request: RequestInfo, secret: bytes) -> Response:
         """303 to the app's home with a signed, expiring cookie; the token leaves the URL."""
         s = self.settings
-        home = (request.root.rstrip("/") or "") + "/"
+        home = quote(request.root.rstrip("/"), safe=_PATH_SAFE) + "/"
         cookie = dump_cookie(
             s.bypass_cookie_name,
             sign_cookie(secret, s.bypass_cookie_max_age),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,7 +21,7 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 from .settings import Settings
-from .state import MaintenanceState
+from .state import ETARange, MaintenanceState, ProgressUpdate
 
 __all__ = ["Renderer", "Response", "Variant", "default_template_dir", "negotiate"]
 
@@ -101,12 +101,37 @@ def format_datetime(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _isoformat(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def _isoformat(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A rendered body and its fixed headers; Retry-After and Content-Length come per request.
+
+    For the JSON form, ``body`` is the problem document without ``retry_after``,
+    which :meth:`Maintenance.response` splices in as the first member.
+    """
+
+    variant: Variant
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+def _sample_state() -> MaintenanceState:
+    now = datetime.now(UTC)
+    return MaintenanceState(
+        kind="unplanned",
+        reason="Sample reason",
+        message="Sample message",
+        started_at=now - timedelta(hours=1),
+        eta=ETARange(earliest=now + timedelta(hours=1), latest=now + timedelta(hours=2)),
+        updates=(ProgressUpdate(at=now, text="Sample update"),),
+    )
 
 
 class Renderer:
-    """Loads the templates once (errors surface at construction) and renders 503 bodies."""
+    """Loads the templates once and renders 503 bodies; template mistakes surface at start-up."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -128,17 +153,28 @@ class Renderer:
         try:
             self.html = self.env.get_template("maintenance.html")
             self.text = self.env.get_template("maintenance.txt")
+            # A sample render finds errors in extended or included templates too.
+            sample = _sample_state()
+            for template in (self.html, self.text):
+                for overrun in (False, True):
+                    template.render(self.context(sample, overrun=overrun))
         except jinja2.TemplateSyntaxError as exc:
             where = exc.filename or exc.name
             raise ValueError(
                 f"maintenance-mode: template {where}: line {exc.lineno}: {exc.message}"
             ) from None
-        except jinja2.TemplateNotFound as exc:  # pragma: no cover - defaults always exist
+        except jinja2.TemplateNotFound as exc:
             raise ValueError(
-                f"maintenance-mode: template {exc.name} not found in {settings.template_dir}"
+                f"maintenance-mode: template {exc.name!r} not found "
+                f"(looked in {settings.template_dir or 'the defaults'} and the defaults)"
+            ) from None
+        except Exception as exc:
+            raise ValueError(
+                f"maintenance-mode: a template failed to render a sample page: "
+                f"{type(exc).__name__}: {exc}"
             ) from None
 
-    def context(self, state: MaintenanceState, retry_after: int | None) -> dict[str, Any]:
+    def context(self, state: MaintenanceState, *, overrun: bool) -> dict[str, Any]:
         """Everything a template gets (documented in docs/templates.md)."""
         s = self.settings
         updates = sorted(state.updates, key=lambda u: u.at, reverse=True)
@@ -153,15 +189,18 @@ class Renderer:
             "eta_earliest": state.eta_earliest,
             "eta_latest": state.eta_latest,
             "eta_is_range": state.eta_earliest != state.eta_latest,
-            "retry_after": retry_after,
+            "overrun": overrun,
             "updates": updates,
             "contacts": s.contacts,
             "links": list(s.links.items()),
             "status": 503,
         }
 
-    def problem(self, state: MaintenanceState, retry_after: int | None) -> dict[str, Any]:
-        """The RFC 9457 problem document, with the page's facts as extension members."""
+    def problem(self, state: MaintenanceState, *, overrun: bool) -> dict[str, Any]:
+        """The RFC 9457 problem document, with the page's facts as extension members.
+
+        ``retry_after`` is added per request (see :class:`Page`).
+        """
         s = self.settings
         detail = state.reason or state.message or "The service is down for maintenance."
         return {
@@ -172,14 +211,14 @@ class Renderer:
             "kind": state.kind,
             "reason": state.reason,
             "message": state.message,
-            "started_at": _isoformat(state.started_at),
+            "started_at": _isoformat(state.started_at) or None,
             "eta": None
             if state.eta is None
             else {
                 "earliest": _isoformat(state.eta_earliest),
                 "latest": _isoformat(state.eta_latest),
             },
-            "retry_after": retry_after,
+            "overrun": overrun,
             "updates": [
                 {"at": _isoformat(u.at), "text": u.text}
                 for u in sorted(state.updates, key=lambda u: u.at, reverse=True)
@@ -188,45 +227,49 @@ class Renderer:
             "links": [{"label": label, "href": href} for label, href in s.links.items()],
         }
 
-    def body(
-        self, variant: Variant, state: MaintenanceState, retry_after: int | None
-    ) -> tuple[bytes, str]:
-        """Render one body and its Content-Type.
+    def page(self, variant: Variant, state: MaintenanceState, *, overrun: bool) -> Page:
+        """Render one form of the 503 (once per state; the engine caches it).
 
         A template that fails at render time is logged and replaced by plain text:
         a designer's mistake must never turn the 503 into a 500.
         """
         if variant == "json":
-            doc = self.problem(state, retry_after)
+            doc = self.problem(state, overrun=overrun)
             data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-            return data.encode("utf-8"), _CONTENT_TYPE["json"]
+            return Page(variant, data.encode("utf-8"), _headers(_CONTENT_TYPE["json"]))
         template = self.html if variant == "html" else self.text
         try:
-            text = template.render(self.context(state, retry_after))
+            text = template.render(self.context(state, overrun=overrun))
         except Exception:
             logger.exception("template %s failed to render; sent plain text", template.name)
-            return _fallback_text(state).encode("utf-8"), _CONTENT_TYPE["text"]
-        if not text.endswith("\n") and variant == "text":
+            text, variant = _fallback_text(state), "text"
+        if variant == "text" and not text.endswith("\n"):
             text += "\n"
-        return text.encode("utf-8"), _CONTENT_TYPE[variant]
+        return Page(variant, text.encode("utf-8"), _headers(_CONTENT_TYPE[variant]))
 
-    def response(
-        self, variant: Variant, state: MaintenanceState, retry_after: int | None
-    ) -> Response:
-        """The complete 503 for one variant: body plus every header it needs."""
-        body, content_type = self.body(variant, state, retry_after)
-        headers = [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("Vary", "Accept, Accept-Language"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", CSP),
-            ("Referrer-Policy", "no-referrer"),
-        ]
-        if retry_after is not None:
-            headers.append(("Retry-After", str(retry_after)))
-        return Response(503, tuple(headers), body)
+
+def _headers(content_type: str) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Content-Type", content_type),
+        ("Cache-Control", "no-store"),
+        ("Vary", "Accept, Accept-Language"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", CSP),
+        ("Referrer-Policy", "no-referrer"),
+    )
+
+
+def assemble(page: Page, retry_after: int) -> Response:
+    """The complete 503 for one Retry-After value (cheap: no rendering)."""
+    body = page.body
+    if page.variant == "json":
+        body = b'{"retry_after":%d,' % retry_after + body[1:]
+    headers = (
+        *page.headers,
+        ("Content-Length", str(len(body))),
+        ("Retry-After", str(retry_after)),
+    )
+    return Response(503, headers, body)
 
 
 def _fallback_text(state: MaintenanceState) -> str:

@@ -57,6 +57,11 @@ def check_allow_entry(entry: str) -> str:
             f"allow entry {entry!r} has a query or fragment; entries match paths only, "
             "drop everything from '?' or '#'"
         )
+    if entry == "/*":
+        raise ValueError(
+            "allow entry '/*' would admit every path; list the lite routes instead "
+            "(write '/' for the home page alone)"
+        )
     if entry.endswith("/*"):
         entry = entry[:-1]
     if "*" in entry:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import (
     BaseModel,
@@ -22,12 +22,21 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from .rules import Networks, check_allow_entry
+from .sources import FlagSource
+from .state import MaintenanceState
 
-__all__ = ["DEFAULT_FLAG_FILE", "Contacts", "OnError", "Settings", "default_flag_path"]
+__all__ = [
+    "DEFAULT_FLAG_FILE",
+    "Contacts",
+    "FlagSpec",
+    "OnError",
+    "Options",
+    "Settings",
+    "default_flag_path",
+]
 
 #: The flag file used when neither ``flag`` nor ``$MAINTENANCE_FILE`` says otherwise.
 DEFAULT_FLAG_FILE = "maintenance.json"
@@ -82,6 +91,45 @@ class Contacts(BaseModel):
     status_page: Href | None = None
 
 
+_OneFlag = (
+    str
+    | os.PathLike[str]
+    | FlagSource
+    | Callable[[], bool | MaintenanceState]
+    | Callable[[], Awaitable[bool | MaintenanceState]]
+)
+#: What ``flag`` accepts: a path, ``"env:NAME"``, a callable, a source, or a list of them.
+FlagSpec = _OneFlag | Sequence[_OneFlag] | None
+
+
+class Options(TypedDict, total=False):
+    """The keyword options of every adapter, for type checkers (defaults: :class:`Settings`)."""
+
+    flag: FlagSpec
+    allow: str | Sequence[str]
+    health_paths: str | Sequence[str]
+    read_only: bool
+    bypass_ips: str | Sequence[str]
+    trusted_proxies: str | Sequence[str]
+    bypass_secret: str | None
+    bypass_header: str
+    bypass_path: str
+    bypass_cookie_name: str
+    bypass_cookie_max_age: int
+    bypass_cookie_secure: bool
+    bypass_no_store: bool
+    template_dir: str | os.PathLike[str] | None
+    check_interval: float
+    on_error: OnError
+    callable_timeout: float
+    retry_after_default: int
+    retry_after_min: int
+    retry_after_max: int
+    site_name: str
+    contacts: Contacts | Mapping[str, str]
+    links: Mapping[str, str]
+
+
 class Settings(BaseModel):
     """Every option, validated. See docs/options.md for each one's meaning."""
 
@@ -105,8 +153,9 @@ class Settings(BaseModel):
     on_error: OnError = "last_known"
     callable_timeout: Annotated[float, Field(gt=0, le=60)] = 2.0
     retry_after_default: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] = 300
+    # The floor can never exceed the cap: the floor is at most a day, the cap at least one.
     retry_after_min: Annotated[int, Field(ge=0, le=24 * 3600)] = 60
-    retry_after_max: Annotated[int, Field(ge=1, le=30 * 24 * 3600)] = 24 * 3600
+    retry_after_max: Annotated[int, Field(ge=24 * 3600, le=30 * 24 * 3600)] = 24 * 3600
     site_name: Annotated[str, Field(max_length=200)] = ""
     contacts: Contacts = Contacts()
     links: Mapping[Annotated[str, Field(min_length=1, max_length=200)], Href] = {}
@@ -163,12 +212,6 @@ class Settings(BaseModel):
             raise ValueError(f"{str(value)!r} is not a directory")
         return value
 
-    @model_validator(mode="after")
-    def _retry_bounds(self) -> Settings:
-        if self.retry_after_max < self.retry_after_min:
-            raise ValueError("retry_after_max must be at least retry_after_min")
-        return self
-
     @property
     def secret_bytes(self) -> bytes | None:
         return None if self.bypass_secret is None else self.bypass_secret.encode("ascii")
@@ -183,19 +226,20 @@ class Settings(BaseModel):
 
 
 def _explain(error: ValidationError) -> str:
-    names = list(Settings.model_fields)
     messages = []
     for err in error.errors(include_url=False):
-        name = ".".join(str(p) for p in err["loc"]) or "options"
-        if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(err["loc"][0]), names, n=1)
-            hint = (
-                f"; did you mean {close[0]!r}?" if close else f"; known options: {', '.join(names)}"
-            )
-            messages.append(f"unknown option {name!r}{hint}")
-            continue
+        loc = [str(part) for part in err["loc"] if part not in ("[key]", "")]
+        name = ".".join(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
-        value = err.get("input")
-        shown = f" (got {value!r:.60})" if not isinstance(value, dict | Settings) else ""
-        messages.append(f"option {name!r}: {msg}{shown}")
+        if err["type"] == "extra_forbidden":
+            known = list((Contacts if loc[0] == "contacts" else Settings).model_fields)
+            close = difflib.get_close_matches(loc[-1], known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+            messages.append(f"unknown option {name!r}; {hint}")
+        elif not loc:  # a check across several options
+            messages.append(msg)
+        else:
+            value = err.get("input")
+            shown = "" if isinstance(value, dict | Settings) else f" (got {value!r:.60})"
+            messages.append(f"option {name!r}: {msg}{shown}")
     return "maintenance-mode: " + "; ".join(messages)

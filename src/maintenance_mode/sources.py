@@ -44,12 +44,16 @@ class FlagSource:
     """Base class for flag sources. Subclass and implement :meth:`read`.
 
     ``read`` returns the state when maintenance is on, ``None`` when it is off,
-    and raises :class:`FlagError` when it cannot tell. Asynchronous sources set
-    ``is_async`` and implement :meth:`aread` as well.
+    and raises :class:`FlagError` when it cannot tell. Sources that may block
+    (network, database) set ``blocking``; asynchronous ones set ``is_async``
+    and implement :meth:`aread`. Under ASGI the engine awaits :meth:`aread`
+    for both, so the event loop never waits on them.
     """
 
-    #: True when :meth:`aread` must be awaited (set by async sources).
+    #: :meth:`aread` is a real coroutine (an async store).
     is_async: bool = False
+    #: :meth:`read` may block; under ASGI it must not run on the event loop.
+    blocking: bool = False
 
     def read(self) -> MaintenanceState | None:
         raise NotImplementedError
@@ -211,6 +215,7 @@ class CallableFlag(FlagSource):
         self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             type(func).__call__  # objects with an async __call__
         )
+        self.blocking = not self.is_async  # unknown code: keep it off the event loop
 
     def describe(self) -> str:
         return f"callable {getattr(self.func, '__qualname__', repr(self.func))}"

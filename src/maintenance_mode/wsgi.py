@@ -8,9 +8,10 @@ keep working); the 503 never reads ``wsgi.input``; HEAD gets no body.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .core import Maintenance, RequestInfo
+from .settings import Options
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -27,7 +28,7 @@ class MaintenanceMiddleware:
     ``template_dir``, ``check_interval``, ``on_error``, ...).
     """
 
-    def __init__(self, app: WSGIApplication, **options: Any) -> None:
+    def __init__(self, app: WSGIApplication, **options: Unpack[Options]) -> None:
         self.app = app
         self.maintenance = Maintenance(**options)
 

@@ -184,3 +184,13 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, command, "--help")
     assert code == 0
     assert f"usage: maintenance {command}" in out
+
+
+def test_framework_commands_pass_their_file_and_name(
+    flag_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["on"], prog="manage.py maintenance", default_file=flag_path) == 0
+    assert flag_path.exists()
+    with pytest.raises(SystemExit):
+        main(["on", "--help"], prog="manage.py maintenance", default_file=flag_path)
+    assert "usage: manage.py maintenance on" in capsys.readouterr().out

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from maintenance_mode import FlagError, FlagSource, Maintenance, MaintenanceState
+from maintenance_mode import (
+    FlagError,
+    FlagSource,
+    Maintenance,
+    MaintenanceState,
+    maintenance_exempt,
+)
 from maintenance_mode.core import RequestInfo
 from maintenance_mode.render import negotiate
 from maintenance_mode.rules import sign_cookie
@@ -510,3 +516,73 @@ def test_template_dir_extends_default(tmp_path: Path) -> None:
     assert response is not None
     assert b"<h1>Brand</h1>" in response.body
     assert b"upgrade" in response.body  # the other default blocks still render
+
+
+# -- after routing (Django and Flask) ------------------------------------------------------
+
+
+def blocked(m: Maintenance) -> Any:
+    decision = m.decide(m.poll(), request("/somewhere"))
+    assert decision.action == "respond"
+    return decision
+
+
+@maintenance_exempt
+def exempt_view() -> None:
+    """A view kept available by the decorator."""
+
+
+def plain_view() -> None:
+    """A view with no mark."""
+
+
+@pytest.mark.parametrize(
+    ("options", "kwargs", "expected"),
+    [
+        pytest.param({}, {"view": exempt_view}, "pass", id="decorated view"),
+        pytest.param({}, {"view": plain_view}, "respond", id="plain view"),
+        pytest.param({"allow_views": "faq"}, {"view_name": "faq"}, "pass", id="listed name"),
+        pytest.param({"allow_views": "faq"}, {"view_name": "faqs"}, "respond", id="not a prefix"),
+        pytest.param({"allow_views": "admin:*"}, {"view_name": "admin:index"}, "pass", id="ns"),
+        pytest.param({"allow_views": "admin:*"}, {"view_name": "administer"}, "respond", id="ns :"),
+        pytest.param({"allow_views": "blog.*"}, {"view_name": "blog.post"}, "pass", id="blueprint"),
+        pytest.param({"allow_views": "faq"}, {"view_name": None}, "respond", id="unrouted"),
+        pytest.param({"bypass_staff": True}, {"is_staff": True}, "bypass", id="staff"),
+        pytest.param({"bypass_staff": True}, {"is_superuser": True}, "respond", id="staff only"),
+        pytest.param({}, {"is_staff": True}, "respond", id="staff bypass off"),
+        pytest.param({"bypass_superuser": True}, {"is_superuser": True}, "bypass", id="superuser"),
+    ],
+)
+def test_decide_view(options: dict[str, Any], kwargs: dict[str, Any], expected: str) -> None:
+    m = on_engine(**options)
+    assert m.decide_view(blocked(m), **kwargs).action == expected
+
+
+def test_decide_view_leaves_other_decisions_alone() -> None:
+    m = on_engine(bypass_secret=SECRET, allow="/faq")
+    redirect = m.decide(m.poll(), request(f"/__maintenance__/{SECRET}"))
+    assert m.decide_view(redirect, view=exempt_view) is redirect
+    passed = m.decide(m.poll(), request("/faq"))
+    assert m.decide_view(passed, is_staff=True) is passed
+
+
+@pytest.mark.parametrize("name", ["a b", "*", "blog.", "admin:", "x" * 300])
+def test_bad_view_names(name: str) -> None:
+    with pytest.raises(ValueError, match="is not a view name"):
+        on_engine(allow_views=[name])
+
+
+@pytest.mark.parametrize("option", ["allow_views", "bypass_staff", "bypass_superuser"])
+def test_plain_adapters_refuse_routing_options(option: str, flag_path: Path) -> None:
+    from maintenance_mode.asgi import MaintenanceMiddleware as ASGI
+    from maintenance_mode.wsgi import MaintenanceMiddleware as WSGI
+
+    value: Any = ["faq"] if option == "allow_views" else True
+    for adapter in (ASGI, WSGI):
+        with pytest.raises(ValueError, match=f"option '{option}' needs the framework's routing"):
+            adapter(lambda *a: None, flag=flag_path, **{option: value})
+
+
+def test_flag_file(flag_path: Path) -> None:
+    assert engine([lambda: False, flag_path]).flag_file() == flag_path
+    assert engine(lambda: False).flag_file() is None

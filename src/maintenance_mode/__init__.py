@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0.dev0"
 
-from .core import Maintenance
+from .core import Maintenance, maintenance_exempt
 from .settings import Contacts, Settings
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
 from .state import (
@@ -36,5 +36,6 @@ __all__ = [
     "StateFileError",
     "__version__",
     "load_state",
+    "maintenance_exempt",
     "write_state_atomic",
 ]

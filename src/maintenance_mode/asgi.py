@@ -37,6 +37,7 @@ class MaintenanceMiddleware:
     def __init__(self, app: ASGIApp, **options: Unpack[Options]) -> None:
         self.app = app
         self.maintenance = Maintenance(**options)
+        self.maintenance.require_paths_only("maintenance_mode.asgi")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" and scope["type"] != "websocket":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -218,7 +219,7 @@ def _port(text: str) -> int:
     return port
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "maintenance") -> argparse.ArgumentParser:
     file_opt = argparse.ArgumentParser(add_help=False)
     file_opt.add_argument(
         "--file",
@@ -228,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the flag file (default: $MAINTENANCE_FILE, else ./maintenance.json)",
     )
     parser = argparse.ArgumentParser(
-        prog="maintenance",
+        prog=prog,
         description="Switch maintenance mode on and off for apps wrapped by maintenance-mode.",
         parents=[file_opt],
     )
@@ -281,13 +282,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``maintenance`` console script; returns the exit code."""
-    parser = build_parser()
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str = "maintenance",
+    default_file: str | os.PathLike[str] | None = None,
+) -> int:
+    """Entry point of the ``maintenance`` console script; returns the exit code.
+
+    Framework commands (``manage.py maintenance``, ``flask maintenance``) call it
+    with their own ``prog`` and the flag file their settings name.
+    """
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
-    path = Path(getattr(args, "file", None) or default_flag_path()).absolute()
+    chosen = getattr(args, "file", None) or default_file or default_flag_path()
+    path = Path(chosen).absolute()
     if not logging.getLogger().handlers:  # warnings read like the CLI's own messages
-        logging.basicConfig(format="maintenance: warning: %(message)s")
+        logging.basicConfig(format=f"{prog}: warning: %(message)s")
     if args.command == "on" and args.allow:
         try:
             args.allow = [check_allow_entry(entry) for entry in args.allow]

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, Unpack
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar, Unpack
 from urllib.parse import quote
 
 from werkzeug.http import dump_cookie, parse_cookie
@@ -25,6 +26,7 @@ from .render import Page, Renderer, Response, Variant, assemble, negotiate
 from .rules import (
     Networks,
     PathRules,
+    ViewRules,
     app_path,
     client_address,
     sign_cookie,
@@ -36,7 +38,28 @@ from .settings import Options, Settings, default_flag_path
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
 from .state import MaintenanceState
 
-__all__ = ["Decision", "Maintenance", "RequestInfo", "Snapshot", "build_sources"]
+__all__ = [
+    "Decision",
+    "Maintenance",
+    "RequestInfo",
+    "Snapshot",
+    "build_sources",
+    "maintenance_exempt",
+]
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def maintenance_exempt(view: _View) -> _View:
+    """Keep a view available while maintenance is on (Django and Flask integrations).
+
+    Works on any view function (for Django class-based views, decorate the result
+    of ``as_view()``). The view is matched after routing, so a mount prefix
+    (``SCRIPT_NAME``, ``FORCE_SCRIPT_NAME``) cannot break it.
+    """
+    view.maintenance_exempt = True  # type: ignore[attr-defined]
+    return view
+
 
 logger = logging.getLogger("maintenance_mode")
 
@@ -199,6 +222,7 @@ class Maintenance:
         self._proxies = Networks(settings.trusted_proxies)
         self._secret = settings.secret_bytes
         self._base_allow = (*settings.health_paths, *settings.allow)
+        self._views = ViewRules.compile(settings.allow_views)
         self._renderer = Renderer(settings)
         self._lock = threading.Lock()
         self._last: list[object] = [_UNKNOWN] * len(self.sources)
@@ -369,11 +393,53 @@ class Maintenance:
         )
         return Response(303, headers, b"")
 
+    def decide_view(
+        self,
+        decision: Decision,
+        *,
+        view: object = None,
+        view_name: str | None = None,
+        is_staff: bool = False,
+        is_superuser: bool = False,
+    ) -> Decision:
+        """Second look at a blocked request once the framework has routed it.
+
+        Django and Flask call this after routing: a view marked with
+        :func:`maintenance_exempt` or listed in ``allow_views`` passes, and a
+        staff or superuser visitor is bypassed when ``bypass_staff`` /
+        ``bypass_superuser`` is on. Anything but a 503 (the bypass redirect) is
+        returned unchanged.
+        """
+        response = decision.response
+        if decision.action != "respond" or response is None or response.status != 503:
+            return decision
+        if getattr(view, "maintenance_exempt", False) is True or self._views.match(view_name):
+            return PASS
+        s = self.settings
+        if (s.bypass_staff and is_staff) or (s.bypass_superuser and is_superuser):
+            return BYPASS
+        return decision
+
+    def require_paths_only(self, adapter: str) -> None:
+        """Refuse options that need routing information the plain adapters do not have."""
+        s = self.settings
+        for name in ("allow_views", "bypass_staff", "bypass_superuser"):
+            if getattr(s, name):
+                raise ValueError(
+                    f"maintenance-mode: option {name!r} needs the framework's routing or users, "
+                    f"which {adapter} does not see; use maintenance_mode.django or "
+                    "maintenance_mode.flask, or list paths in 'allow'"
+                )
+
     # -- for the CLI, tests and adapters --------------------------------------------------
 
     @property
     def bypass_no_store(self) -> bool:
         return self.settings.bypass_no_store
+
+    def flag_file(self) -> Path | None:
+        """The first flag file among the sources (what the framework commands write)."""
+        return next((src.path for src in self.sources if isinstance(src, FileFlag)), None)
 
     def describe_sources(self) -> Sequence[str]:
         return [src.describe() for src in self.sources]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 __all__ = [
     "Networks",
     "PathRules",
+    "ViewRules",
     "app_path",
     "client_address",
     "sign_cookie",
@@ -136,6 +137,25 @@ def wsgi_path(path_info: str) -> str | None:
     except UnicodeError:
         return None
     return app_path(path)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewRules:
+    """Allowlisted view names: exact names, and namespaces written ``admin:*`` or ``blog.*``."""
+
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, names: Iterable[str]) -> ViewRules:
+        exact = {name for name in names if not name.endswith("*")}
+        prefixes = tuple(sorted(name[:-1] for name in names if name.endswith("*")))
+        return cls(frozenset(exact), prefixes)
+
+    def match(self, name: str | None) -> bool:
+        if not name:
+            return False
+        return name in self.exact or name.startswith(self.prefixes)
 
 
 class Networks:

@@ -46,6 +46,7 @@ OnError = Literal["last_known", "maintenance", "serve"]
 _SECRET = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_VIEW_NAME = re.compile(r"[\w.:-]{1,200}(?<![.:])|[\w.:-]{1,200}[.:]\*")
 
 
 def default_flag_path() -> Path:
@@ -118,6 +119,9 @@ class Options(TypedDict, total=False):
     bypass_cookie_max_age: int
     bypass_cookie_secure: bool
     bypass_no_store: bool
+    allow_views: str | Sequence[str]
+    bypass_staff: bool
+    bypass_superuser: bool
     template_dir: str | os.PathLike[str] | None
     check_interval: float
     on_error: OnError
@@ -148,6 +152,9 @@ class Settings(BaseModel):
     bypass_cookie_max_age: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 12 * 3600
     bypass_cookie_secure: bool = True
     bypass_no_store: bool = True
+    allow_views: Words = ()
+    bypass_staff: bool = False
+    bypass_superuser: bool = False
     template_dir: Path | None = None
     check_interval: Annotated[float, Field(gt=0, le=3600)] = 1.0
     on_error: OnError = "last_known"
@@ -164,6 +171,17 @@ class Settings(BaseModel):
     @classmethod
     def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(check_allow_entry(entry) for entry in value)
+
+    @field_validator("allow_views")
+    @classmethod
+    def _views(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _VIEW_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a view name: use a Django URL name ('faq', 'admin:index'), "
+                    "a Flask endpoint ('faq', 'blog.index'), or a namespace ('admin:*', 'blog.*')"
+                )
+        return value
 
     @field_validator("bypass_ips", "trusted_proxies")
     @classmethod

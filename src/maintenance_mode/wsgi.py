@@ -31,6 +31,7 @@ class MaintenanceMiddleware:
     def __init__(self, app: WSGIApplication, **options: Unpack[Options]) -> None:
         self.app = app
         self.maintenance = Maintenance(**options)
+        self.maintenance.require_paths_only("maintenance_mode.wsgi")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         maintenance = self.maintenance

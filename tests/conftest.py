@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import Callable
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 
@@ -32,3 +38,101 @@ def free_port() -> Callable[[], int]:
 def anyio_backend() -> str:
     """Async tests (marked ``anyio``) run on asyncio, like uvicorn."""
     return "asyncio"
+
+
+class Server:
+    """A real server process on 127.0.0.1, started by a test and always stopped after it."""
+
+    def __init__(self, argv: list[str], port: int, env: dict[str, str], cwd: Path | None) -> None:
+        self.argv = argv
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log: list[str] = []
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            cwd=cwd,
+        )
+        # Drain the log all the time so a full pipe can never block the server.
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.log.append(line)
+
+    def wait_ready(self, path: str = "/", timeout: float = 30.0) -> None:
+        """Wait until the server answers HTTP at all (any status)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.argv[0]} exited early:\n{''.join(self.log)}")
+            try:
+                httpx.get(self.base + path, timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.1)
+                continue
+            return
+        pytest.fail(f"{self.argv} did not answer within {timeout}s:\n{''.join(self.log)}")
+
+    def wait_for(self, path: str, status: int, *, timeout: float, **kwargs: Any) -> httpx.Response:
+        """Poll ``path`` until it answers ``status`` or ``timeout`` passes; the last answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = httpx.get(self.base + path, **kwargs)
+            if response.status_code == status or time.monotonic() > deadline:
+                return response
+            time.sleep(0.05)
+
+    def statuses(self, path: str, *, requests: int = 40, **kwargs: Any) -> list[int]:
+        """Statuses of ``requests`` requests on fresh connections, spread over the workers."""
+        headers = {"Connection": "close", **kwargs.pop("headers", {})}
+        return [
+            httpx.get(self.base + path, headers=headers, **kwargs).status_code
+            for _ in range(requests)
+        ]
+
+    def stop(self) -> str:
+        """Stop the server; return its log (checked for tracebacks by the fixture)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a hung server
+                self.proc.kill()
+                self.proc.wait()
+        self._drain.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return "".join(self.log)
+
+
+@pytest.fixture
+def run_server(free_port: Callable[[], int]) -> Iterator[Callable[..., Server]]:
+    """Start real servers: ``run_server(lambda port: [argv...], env={...}, cwd=...)``.
+
+    Each server is stopped at teardown and its log must hold no traceback.
+    """
+    started: list[Server] = []
+
+    def start(
+        argv_for_port: Callable[[int], list[str]],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        ready_path: str = "/",
+    ) -> Server:
+        port = free_port()
+        server = Server(argv_for_port(port), port, env or {}, cwd)
+        started.append(server)
+        server.wait_ready(ready_path)
+        return server
+
+    yield start
+    logs = [server.stop() for server in started]
+    for log in logs:
+        assert "Traceback" not in log, log

@@ -194,3 +194,12 @@ def test_framework_commands_pass_their_file_and_name(
     with pytest.raises(SystemExit):
         main(["on", "--help"], prog="manage.py maintenance", default_file=flag_path)
     assert "usage: manage.py maintenance on" in capsys.readouterr().out
+
+
+def test_demo_into_a_missing_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "maintenance.json"
+    code, _, err = run(capsys, "demo", "--file", str(target), "--port", "0")
+    assert code == 1
+    assert err.strip() == f"maintenance demo: cannot write {target}: No such file or directory"

@@ -586,3 +586,65 @@ def test_plain_adapters_refuse_routing_options(option: str, flag_path: Path) -> 
 def test_flag_file(flag_path: Path) -> None:
     assert engine([lambda: False, flag_path]).flag_file() == flag_path
     assert engine(lambda: False).flag_file() is None
+
+
+def test_overrun_copy_appears_even_when_retry_after_stays_at_the_floor() -> None:
+    # earliest already passed (Retry-After sits at the 60 s floor), latest still ahead
+    eta = ETARange(earliest=NOW - timedelta(minutes=5), latest=NOW + timedelta(minutes=1))
+    m = on_engine(state=MaintenanceState(eta=eta))
+    clock = [NOW]
+    m._clock = lambda: clock[0]
+    snap = m.poll()
+    before = m.decide(snap, request("/")).response
+    assert before is not None
+    assert b"taking longer" not in before.body
+    clock[0] = NOW + timedelta(minutes=2)
+    after = m.decide(snap, request("/")).response
+    assert after is not None
+    assert dict(after.headers)["Retry-After"] == dict(before.headers)["Retry-After"] == "60"
+    assert b"taking longer than we planned" in after.body
+
+
+def test_first_check_is_awaited_by_concurrent_requests() -> None:
+    import asyncio
+
+    async def slow_store() -> bool:
+        await asyncio.sleep(0.2)
+        return True
+
+    m = engine(slow_store)
+
+    async def burst() -> list[bool]:
+        snapshots = await asyncio.gather(*(m.apoll() for _ in range(5)))
+        return [s.on for s in snapshots]
+
+    assert asyncio.run(burst()) == [True] * 5  # nobody was served as if maintenance were off
+
+
+def test_first_check_is_awaited_by_concurrent_threads() -> None:
+    import threading
+
+    def slow_store() -> bool:
+        time.sleep(0.2)
+        return True
+
+    m = engine(slow_store)
+    seen: list[bool] = []
+    threads = [threading.Thread(target=lambda: seen.append(m.poll().on)) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [True] * 5
+
+
+def test_non_utf8_mount_point_is_percent_encoded_byte_for_byte() -> None:
+    m = on_engine(bypass_secret=SECRET)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": f"/__maintenance__/{SECRET}",
+        "SCRIPT_NAME": "/caf\xe9",  # the single byte 0xE9: not UTF-8
+    }
+    response = m.decide(m.poll(), RequestInfo.from_wsgi(environ, m.settings)).response
+    assert response is not None
+    assert dict(response.headers)["Location"] == "/caf%E9/"

@@ -217,3 +217,23 @@ def test_callable_constructor_checks() -> None:
         CallableFlag("not callable")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="positive"):
         CallableFlag(lambda: True, timeout=0)
+
+
+def test_blocking_custom_source_runs_in_a_thread_under_asyncio() -> None:
+    import threading
+
+    from maintenance_mode import FlagSource
+
+    class Store(FlagSource):
+        blocking = True
+
+        def __init__(self) -> None:
+            self.thread = ""
+
+        def read(self) -> MaintenanceState | None:
+            self.thread = threading.current_thread().name
+            return None
+
+    store = Store()
+    assert asyncio.run(store.aread()) is None
+    assert store.thread != threading.main_thread().name

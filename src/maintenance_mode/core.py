@@ -8,6 +8,7 @@ one clock read and one comparison, and only when it is on build a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -87,7 +88,7 @@ def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ..
         return (FileFlag(flag),)
     if callable(flag):
         return (CallableFlag(flag, timeout=timeout),)
-    if isinstance(flag, list | tuple):
+    if isinstance(flag, Sequence) and not isinstance(flag, bytes):
         if not flag:
             raise ValueError("maintenance-mode: option 'flag' is an empty list; give at least one")
         return tuple(src for item in flag for src in build_sources(item, timeout=timeout))
@@ -166,8 +167,8 @@ class RequestInfo:
 def _wsgi_text(value: str) -> str:
     """A WSGI native string (UTF-8 bytes carried as latin-1) back to text, if it is UTF-8."""
     try:
-        return value.encode("latin-1").decode("utf-8")
-    except UnicodeError:
+        return value.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeError:  # not latin-1 at all: not from a PEP 3333 server
         return value
 
 
@@ -199,7 +200,7 @@ class Snapshot:
     allow: PathRules = _NO_RULES
     checked_at: float = 0.0
     _pages: dict[tuple[Variant, bool], Page] = field(default_factory=dict)
-    _responses: dict[Variant, tuple[int, Response]] = field(default_factory=dict)
+    _responses: dict[Variant, tuple[tuple[int, bool], Response]] = field(default_factory=dict)
 
 
 _OFF: Final = Snapshot(on=False)
@@ -223,11 +224,15 @@ class Maintenance:
         self._secret = settings.secret_bytes
         self._base_allow = (*settings.health_paths, *settings.allow)
         self._views = ViewRules.compile(settings.allow_views)
+        #: Where a WSGI environ (or Django's request.META) carries the bypass header.
+        self.token_meta_key = _wsgi_header_key(settings.bypass_header)
         self._renderer = Renderer(settings)
         self._lock = threading.Lock()
         self._last: list[object] = [_UNKNOWN] * len(self.sources)
         self._snapshot = _OFF
         self._next_check = 0.0
+        self._checked = False  # no answer from the sources yet
+        self._inflight: asyncio.Future[Snapshot] | None = None
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         if not self._awaitable:  # files and env vars: read now, so the first request is right
             self._refresh_sync()
@@ -246,22 +251,40 @@ class Maintenance:
             return self._snapshot
         if not self._awaitable:
             return self._refresh_sync()
-        self._next_check = time.monotonic() + self.settings.check_interval
-        results = []
-        for index, source in enumerate(self.sources):
-            try:
-                results.append(await source.aread())
-            except Exception as exc:
-                results.append(self._on_error(index, source, exc))
-            else:
-                self._last[index] = results[-1]
-        return self._install(results)
+        inflight = self._inflight
+        if inflight is not None:  # another request is checking
+            if self._checked:
+                return self._snapshot  # keep serving the last answer meanwhile
+            return await asyncio.shield(inflight)  # no answer yet: wait for the first one
+        inflight = self._inflight = asyncio.get_running_loop().create_future()
+        if self._checked:  # before the first answer, every request waits for it instead
+            self._next_check = time.monotonic() + self.settings.check_interval
+        try:
+            results = []
+            for index, source in enumerate(self.sources):
+                try:
+                    results.append(await source.aread())
+                except Exception as exc:
+                    results.append(self._on_error(index, source, exc))
+                else:
+                    self._last[index] = results[-1]
+            if not self._checked:
+                self._next_check = time.monotonic() + self.settings.check_interval
+            return self._install(results)
+        finally:
+            self._inflight = None
+            inflight.set_result(self._snapshot)
 
     def _refresh_sync(self) -> Snapshot:
-        if not self._lock.acquire(blocking=False):
-            return self._snapshot  # another thread is refreshing: keep serving the last answer
+        # Before the first answer other threads wait for it; afterwards they keep the last one.
+        if not self._lock.acquire(blocking=not self._checked):
+            return self._snapshot
         try:
-            self._next_check = time.monotonic() + self.settings.check_interval
+            now = time.monotonic()
+            if now < self._next_check:  # we waited while another thread got the answer
+                return self._snapshot
+            if self._checked:  # before the first answer, others wait on the lock instead
+                self._next_check = now + self.settings.check_interval
             results: list[MaintenanceState | None] = []
             for index, source in enumerate(self.sources):
                 try:
@@ -271,6 +294,8 @@ class Maintenance:
                 else:
                     self._last[index] = result
                 results.append(result)
+            if not self._checked:
+                self._next_check = time.monotonic() + self.settings.check_interval
             return self._install(results)
         finally:
             self._lock.release()
@@ -289,6 +314,7 @@ class Maintenance:
         return last if isinstance(last, MaintenanceState) else None
 
     def _install(self, results: Iterable[MaintenanceState | None]) -> Snapshot:
+        self._checked = True
         state = next((r for r in results if r is not None), None)
         current = self._snapshot
         if state is None:
@@ -356,24 +382,24 @@ class Maintenance:
         state = snapshot.state or MaintenanceState()
         now = self._clock()
         retry = self.retry_after(state, now)
-        cached = snapshot._responses.get(variant)
-        if cached is not None and cached[0] == retry:
-            return cached[1]
         eta_latest = state.eta_latest
         overrun = eta_latest is not None and now > eta_latest
+        cached = snapshot._responses.get(variant)
+        if cached is not None and cached[0] == (retry, overrun):
+            return cached[1]
         page = snapshot._pages.get((variant, overrun))
         if page is None:
             page = snapshot._pages[variant, overrun] = self._renderer.page(
                 variant, state, overrun=overrun
             )
         response = assemble(page, retry)
-        snapshot._responses[variant] = (retry, response)
+        snapshot._responses[variant] = ((retry, overrun), response)
         return response
 
     def _bypass_redirect(self, request: RequestInfo, secret: bytes) -> Response:
         """303 to the app's home with a signed, expiring cookie; the token leaves the URL."""
         s = self.settings
-        home = quote(request.root.rstrip("/"), safe=_PATH_SAFE) + "/"
+        home = quote(request.root.rstrip("/"), safe=_PATH_SAFE, errors="surrogateescape") + "/"
         cookie = dump_cookie(
             s.bypass_cookie_name,
             sign_cookie(secret, s.bypass_cookie_max_age),

@@ -139,7 +139,11 @@ def run_demo(*, host: str, port: int, flag_path: Path) -> int:
         )
         return 1
     secret = secrets.token_urlsafe(18)
-    write_state_atomic(flag_path, demo_state())  # before the engine's first check
+    try:
+        write_state_atomic(flag_path, demo_state())  # before the engine's first check
+    except OSError as exc:
+        print(f"maintenance demo: cannot write {flag_path}: {exc.strerror}", file=sys.stderr)
+        return 1
     app = build_app(flag_path, bypass_secret=secret)
     base = f"http://{host}:{port}"
     cmd = f"{_command()} --file {shlex.quote(str(flag_path))}"

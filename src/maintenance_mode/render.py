@@ -165,8 +165,9 @@ class Renderer:
             ) from None
         except jinja2.TemplateNotFound as exc:
             raise ValueError(
-                f"maintenance-mode: template {exc.name!r} not found "
-                f"(looked in {settings.template_dir or 'the defaults'} and the defaults)"
+                f"maintenance-mode: template {exc.name!r} not found in "
+                + (f"{settings.template_dir} or " if settings.template_dir else "")
+                + "the default templates"
             ) from None
         except Exception as exc:
             raise ValueError(

@@ -59,6 +59,9 @@ class FlagSource:
         raise NotImplementedError
 
     async def aread(self) -> MaintenanceState | None:
+        """Under ASGI: a blocking :meth:`read` runs in a worker thread, others inline."""
+        if self.blocking:
+            return await asyncio.to_thread(self.read)
         return self.read()
 
     def describe(self) -> str:

@@ -274,6 +274,7 @@ CACHE = "django.middleware.cache.FetchFromCacheMiddleware"
         pytest.param(None, None, [], id="valid"),
         pytest.param({"on_error": "panic"}, None, ["maintenance_mode.E001"], id="bad option"),
         pytest.param("on", None, ["maintenance_mode.E001"], id="not a dict"),
+        pytest.param(True, None, ["maintenance_mode.E001"], id="django-maintenance-mode's switch"),
         pytest.param(
             {"bypass_staff": True}, [MW], ["maintenance_mode.E002"], id="staff without auth"
         ),

@@ -10,6 +10,7 @@ close before accept (which servers answer with HTTP 403).
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import Unpack
 
 from ._types import ASGIApp, Message, Receive, Scope, Send
@@ -20,10 +21,6 @@ from .settings import Options
 __all__ = ["MaintenanceMiddleware"]
 
 _NO_STORE = (b"cache-control", b"private, no-store")
-
-
-def _encode(headers: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
 class MaintenanceMiddleware:
@@ -40,10 +37,13 @@ class MaintenanceMiddleware:
         self.maintenance.require_paths_only("maintenance_mode.asgi")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        maintenance = self.maintenance
+        if monotonic() < maintenance.off_until:  # known to be off: the whole cost while off
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http" and scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        maintenance = self.maintenance
         snapshot = await maintenance.apoll()
         if not snapshot.on:
             await self.app(scope, receive, send)
@@ -79,7 +79,7 @@ async def _respond(send: Send, response: Response) -> None:
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": _encode(response.headers),
+                "headers": response.raw_headers,
             }
         )
         await send({"type": "http.response.body", "body": response.body})
@@ -97,7 +97,7 @@ async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, response
                 {
                     "type": "websocket.http.response.start",
                     "status": response.status,
-                    "headers": _encode(response.headers),
+                    "headers": response.raw_headers,
                 }
             )
             await send({"type": "websocket.http.response.body", "body": response.body})

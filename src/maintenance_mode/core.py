@@ -13,11 +13,11 @@ import logging
 import math
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from time import monotonic
 from typing import Any, Final, Literal, TypeVar, Unpack
 from urllib.parse import quote
 
@@ -200,7 +200,9 @@ class Snapshot:
     allow: PathRules = _NO_RULES
     checked_at: float = 0.0
     _pages: dict[tuple[Variant, bool], Page] = field(default_factory=dict)
-    _responses: dict[Variant, tuple[tuple[int, bool], Response]] = field(default_factory=dict)
+    _responses: dict[Variant, tuple[tuple[int, bool], Response, Response]] = field(
+        default_factory=dict
+    )
 
 
 _OFF: Final = Snapshot(on=False)
@@ -231,6 +233,9 @@ class Maintenance:
         self._last: list[object] = [_UNKNOWN] * len(self.sources)
         self._snapshot = _OFF
         self._next_check = 0.0
+        #: The fast path: while ``monotonic() < off_until`` maintenance is known to be off and
+        #: adapters call the app straight away (0.0 whenever it is on or a check is due).
+        self.off_until = 0.0
         self._checked = False  # no answer from the sources yet
         self._inflight: asyncio.Future[Snapshot] | None = None
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -241,13 +246,13 @@ class Maintenance:
 
     def poll(self) -> Snapshot:
         """The current snapshot; checks the sources at most once per ``check_interval``."""
-        if time.monotonic() < self._next_check:
+        if monotonic() < self._next_check:
             return self._snapshot
         return self._refresh_sync()
 
     async def apoll(self) -> Snapshot:
         """Like :meth:`poll`, awaiting async sources (with their timeout) when due."""
-        if time.monotonic() < self._next_check:
+        if monotonic() < self._next_check:
             return self._snapshot
         if not self._awaitable:
             return self._refresh_sync()
@@ -258,7 +263,7 @@ class Maintenance:
             return await asyncio.shield(inflight)  # no answer yet: wait for the first one
         inflight = self._inflight = asyncio.get_running_loop().create_future()
         if self._checked:  # before the first answer, every request waits for it instead
-            self._next_check = time.monotonic() + self.settings.check_interval
+            self._next_check = monotonic() + self.settings.check_interval
         try:
             results = []
             for index, source in enumerate(self.sources):
@@ -269,7 +274,7 @@ class Maintenance:
                 else:
                     self._last[index] = results[-1]
             if not self._checked:
-                self._next_check = time.monotonic() + self.settings.check_interval
+                self._next_check = monotonic() + self.settings.check_interval
             return self._install(results)
         finally:
             self._inflight = None
@@ -280,7 +285,7 @@ class Maintenance:
         if not self._lock.acquire(blocking=not self._checked):
             return self._snapshot
         try:
-            now = time.monotonic()
+            now = monotonic()
             if now < self._next_check:  # we waited while another thread got the answer
                 return self._snapshot
             if self._checked:  # before the first answer, others wait on the lock instead
@@ -295,7 +300,7 @@ class Maintenance:
                     self._last[index] = result
                 results.append(result)
             if not self._checked:
-                self._next_check = time.monotonic() + self.settings.check_interval
+                self._next_check = monotonic() + self.settings.check_interval
             return self._install(results)
         finally:
             self._lock.release()
@@ -317,6 +322,7 @@ class Maintenance:
         self._checked = True
         state = next((r for r in results if r is not None), None)
         current = self._snapshot
+        self.off_until = self._next_check if state is None else 0.0
         if state is None:
             self._snapshot = _OFF
         elif not (current.on and current.state == state):
@@ -324,13 +330,13 @@ class Maintenance:
                 on=True,
                 state=state,
                 allow=PathRules.compile((*self._base_allow, *state.allow)),
-                checked_at=time.monotonic(),
+                checked_at=monotonic(),
             )
         return self._snapshot
 
     def invalidate(self) -> None:
         """Force a check on the next request (tests, or after writing the flag in-process)."""
-        self._next_check = 0.0
+        self._next_check = self.off_until = 0.0
 
     # -- the decision ------------------------------------------------------------------
 
@@ -358,10 +364,9 @@ class Maintenance:
                 value = parse_cookie(request.cookie).get(s.bypass_cookie_name)
                 if value and verify_cookie(self._secret, value):
                     return BYPASS
-        response = self.response(snapshot, negotiate(request.accept))
-        if request.method == "HEAD":
-            response = response.without_body()
-        return Decision("respond", response)
+        return Decision(
+            "respond", self.response(snapshot, negotiate(request.accept), request.method == "HEAD")
+        )
 
     def retry_after(self, state: MaintenanceState, now: datetime | None = None) -> int:
         """Seconds until the earliest ETA, clamped to the configured floor and cap."""
@@ -372,8 +377,8 @@ class Maintenance:
         seconds = math.ceil((eta - (now or self._clock())).total_seconds())
         return max(s.retry_after_min, min(seconds, s.retry_after_max))
 
-    def response(self, snapshot: Snapshot, variant: Variant) -> Response:
-        """The 503 for one variant.
+    def response(self, snapshot: Snapshot, variant: Variant, head: bool = False) -> Response:
+        """The 503 for one variant (its HEAD form when ``head``).
 
         Bodies are rendered once per state (and once more when the latest ETA
         passes, for the "taking longer" copy); per request only Retry-After may
@@ -386,15 +391,16 @@ class Maintenance:
         overrun = eta_latest is not None and now > eta_latest
         cached = snapshot._responses.get(variant)
         if cached is not None and cached[0] == (retry, overrun):
-            return cached[1]
+            return cached[2] if head else cached[1]
         page = snapshot._pages.get((variant, overrun))
         if page is None:
             page = snapshot._pages[variant, overrun] = self._renderer.page(
                 variant, state, overrun=overrun
             )
         response = assemble(page, retry)
-        snapshot._responses[variant] = ((retry, overrun), response)
-        return response
+        head_response = response.without_body()
+        snapshot._responses[variant] = ((retry, overrun), response, head_response)
+        return head_response if head else response
 
     def _bypass_redirect(self, request: RequestInfo, secret: bytes) -> Response:
         """303 to the app's home with a signed, expiring cookie; the token leaves the URL."""

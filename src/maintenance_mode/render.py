@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
@@ -51,11 +51,20 @@ _MAX_ACCEPT = 1024
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A framework-neutral response: adapters only translate it."""
+    """A framework-neutral response: adapters only translate it.
+
+    Built once per state and Retry-After value, so the ASGI form of the headers
+    (lower-case latin-1 bytes) is prepared here too, not per request.
+    """
 
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    raw_headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers)
+        object.__setattr__(self, "raw_headers", raw)
 
     @property
     def status_line(self) -> str:

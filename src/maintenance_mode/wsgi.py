@@ -8,6 +8,7 @@ keep working); the 503 never reads ``wsgi.input``; HEAD gets no body.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Unpack
 
 from .core import Maintenance, RequestInfo
@@ -35,6 +36,8 @@ class MaintenanceMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         maintenance = self.maintenance
+        if monotonic() < maintenance.off_until:  # known to be off: the whole cost while off
+            return self.app(environ, start_response)
         snapshot = maintenance.poll()
         if not snapshot.on:
             return self.app(environ, start_response)

@@ -22,10 +22,10 @@ def raw_options() -> dict[str, Any]:
     value = getattr(settings, SETTING, {})
     if value is None or isinstance(value, bool):
         raise ValueError(
-            f"maintenance-mode: settings.{SETTING} = {value!r} looks like django-maintenance-mode's "
-            "switch; here it is a dict of options, and maintenance is switched with "
-            "'manage.py maintenance on/off' (see docs/django.md, 'Coming from "
-            "django-maintenance-mode')"
+            f"maintenance-mode: settings.{SETTING} = {value!r} looks like "
+            "django-maintenance-mode's switch; here it is a dict of options, and "
+            "maintenance is switched with 'manage.py maintenance on/off' "
+            "(see docs/django.md, 'Coming from django-maintenance-mode')"
         )
     if not isinstance(value, Mapping):
         raise ValueError(

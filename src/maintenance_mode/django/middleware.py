@@ -11,6 +11,7 @@ the 503. So the order in ``MIDDLEWARE`` does not matter for the staff bypass.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from time import monotonic
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -85,6 +86,8 @@ class MaintenanceMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
+        if monotonic() < self.maintenance.off_until:  # known to be off
+            return self.get_response(request)
         snapshot = self.maintenance.poll()
         if not snapshot.on:
             return self.get_response(request)
@@ -105,8 +108,10 @@ class MaintenanceMiddleware:
     # -- async -----------------------------------------------------------------------------
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        snapshot = await self.maintenance.apoll()
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        if monotonic() < self.maintenance.off_until:  # known to be off
+            return await get_response(request)
+        snapshot = await self.maintenance.apoll()
         if not snapshot.on:
             return await get_response(request)
         early = self._first_look(request, snapshot)

@@ -547,6 +547,8 @@ def plain_view() -> None:
         pytest.param({"allow_views": "admin:*"}, {"view_name": "administer"}, "respond", id="ns :"),
         pytest.param({"allow_views": "blog.*"}, {"view_name": "blog.post"}, "pass", id="blueprint"),
         pytest.param({"allow_views": "faq"}, {"view_name": None}, "respond", id="unrouted"),
+        pytest.param({}, {"is_static": True}, "pass", id="static view"),
+        pytest.param({"allow_static": False}, {"is_static": True}, "respond", id="static off"),
         pytest.param({"bypass_staff": True}, {"is_staff": True}, "bypass", id="staff"),
         pytest.param({"bypass_staff": True}, {"is_superuser": True}, "respond", id="staff only"),
         pytest.param({}, {"is_staff": True}, "respond", id="staff bypass off"),

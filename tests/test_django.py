@@ -349,3 +349,24 @@ def test_manage_py_has_the_cli_flags(flag_path: Path) -> None:
     assert json.loads(status.stdout)["on"] is True
     assert manage("off", flag=flag_path).returncode == 0
     assert not flag_path.exists()
+
+
+def test_static_views_stay_reachable(
+    options: dict[str, Any], flag_path: Path, tmp_path: Path
+) -> None:
+    """Django's own static-file view (static() URL patterns) serves the page's CSS and logo."""
+    from django.urls import path as url
+    from django.views.static import serve
+
+    (tmp_path / "site.css").write_text("body{}")
+    urlconf = type(
+        "urls",
+        (),
+        {"urlpatterns": [url("assets/<path:path>", serve, {"document_root": tmp_path})]},
+    )
+    turn_on(flag_path)
+    with override_settings(ROOT_URLCONF=urlconf):
+        served = client().get("/assets/site.css")
+        assert served.status_code == 200
+        served.close()  # a FileResponse: close its file
+        assert client(allow_static=False).get("/assets/site.css").status_code == 503

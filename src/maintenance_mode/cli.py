@@ -219,14 +219,18 @@ def _port(text: str) -> int:
     return port
 
 
-def build_parser(prog: str = "maintenance") -> argparse.ArgumentParser:
+def build_parser(
+    prog: str = "maintenance", default_file: str | os.PathLike[str] | None = None
+) -> argparse.ArgumentParser:
     file_opt = argparse.ArgumentParser(add_help=False)
     file_opt.add_argument(
         "--file",
         type=Path,
         default=argparse.SUPPRESS,
         metavar="PATH",
-        help="the flag file (default: $MAINTENANCE_FILE, else ./maintenance.json)",
+        help=f"the flag file (default: {default_file})"
+        if default_file is not None
+        else "the flag file (default: $MAINTENANCE_FILE, else ./maintenance.json)",
     )
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -293,7 +297,7 @@ def main(
     Framework commands (``manage.py maintenance``, ``flask maintenance``) call it
     with their own ``prog`` and the flag file their settings name.
     """
-    parser = build_parser(prog)
+    parser = build_parser(prog, default_file)
     args = parser.parse_args(argv)
     chosen = getattr(args, "file", None) or default_file or default_flag_path()
     path = Path(chosen).absolute()

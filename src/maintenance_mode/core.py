@@ -431,23 +431,28 @@ class Maintenance:
         *,
         view: object = None,
         view_name: str | None = None,
+        is_static: bool = False,
         is_staff: bool = False,
         is_superuser: bool = False,
     ) -> Decision:
         """Second look at a blocked request once the framework has routed it.
 
         Django and Flask call this after routing: a view marked with
-        :func:`maintenance_exempt` or listed in ``allow_views`` passes, and a
-        staff or superuser visitor is bypassed when ``bypass_staff`` /
-        ``bypass_superuser`` is on. Anything but a 503 (the bypass redirect) is
+        :func:`maintenance_exempt` or listed in ``allow_views`` passes, the
+        framework's own static-file view passes while ``allow_static`` is on (the
+        page and lite routes may use the app's CSS and logo), and a staff or
+        superuser visitor is bypassed when ``bypass_staff`` / ``bypass_superuser``
+        is on. Anything but a 503 (the bypass redirect) is
         returned unchanged.
         """
         response = decision.response
         if decision.action != "respond" or response is None or response.status != 503:
             return decision
+        s = self.settings
         if getattr(view, "maintenance_exempt", False) is True or self._views.match(view_name):
             return PASS
-        s = self.settings
+        if is_static and s.allow_static:
+            return PASS
         if (s.bypass_staff and is_staff) or (s.bypass_superuser and is_superuser):
             return BYPASS
         return decision

@@ -43,7 +43,7 @@ _CONTENT_TYPE: Final[dict[Variant, str]] = {
 }
 #: Tight by default: the page needs nothing but its own inline CSS and same-site images.
 CSP: Final = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _MAX_ACCEPT = 1024

@@ -120,6 +120,7 @@ class Options(TypedDict, total=False):
     bypass_cookie_secure: bool
     bypass_no_store: bool
     allow_views: str | Sequence[str]
+    allow_static: bool
     bypass_staff: bool
     bypass_superuser: bool
     template_dir: str | os.PathLike[str] | None
@@ -153,6 +154,7 @@ class Settings(BaseModel):
     bypass_cookie_secure: bool = True
     bypass_no_store: bool = True
     allow_views: Words = ()
+    allow_static: bool = True
     bypass_staff: bool = False
     bypass_superuser: bool = False
     template_dir: Path | None = None

@@ -150,6 +150,7 @@ class MaintenanceMiddleware:
             held,
             view=view,
             view_name=match.view_name if match is not None else None,
+            is_static=_is_static(view),
             is_staff=bool(getattr(user, "is_staff", False)) and _active(user),
             is_superuser=bool(getattr(user, "is_superuser", False)) and _active(user),
         )
@@ -167,6 +168,15 @@ class MaintenanceMiddleware:
         if self.no_store and getattr(request, _BYPASSED, False):
             response.headers["Cache-Control"] = "private, no-store"
         return response
+
+
+#: Django's own static-file views (``static()`` URL patterns, ``runserver`` with staticfiles).
+_STATIC_VIEWS = frozenset({"django.views.static.serve", "django.contrib.staticfiles.views.serve"})
+
+
+def _is_static(view: Callable[..., Any]) -> bool:
+    name = f"{getattr(view, '__module__', '')}.{getattr(view, '__name__', '')}"
+    return name in _STATIC_VIEWS
 
 
 def _active(user: Any) -> bool:

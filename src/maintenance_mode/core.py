@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import monotonic
 from typing import Any, Final, Literal, TypeVar, Unpack
@@ -23,6 +23,8 @@ from urllib.parse import quote
 
 from werkzeug.http import dump_cookie, parse_cookie
 
+from .banner import banner_context, load_banner_template
+from .hooks import Event, fire
 from .render import Page, Renderer, Response, Variant, assemble, negotiate
 from .rules import (
     Networks,
@@ -35,9 +37,12 @@ from .rules import (
     verify_cookie,
     wsgi_path,
 )
+from .schedule import Banner, Evaluation, Phase, evaluate
 from .settings import Options, Settings, default_flag_path
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
-from .state import MaintenanceState
+from .state import MaintenanceState, Window
+from .status import encode as encode_status
+from .status import status_document, status_headers
 
 __all__ = [
     "Decision",
@@ -182,6 +187,8 @@ class Decision:
 
     action: Literal["pass", "bypass", "respond"]
     response: Response | None = None
+    #: HTML to inject after ``<body>`` in the app's own text/html response (pass/bypass).
+    banner: bytes | None = None
 
 
 PASS: Final = Decision("pass")
@@ -199,6 +206,12 @@ class Snapshot:
     state: MaintenanceState | None = None
     allow: PathRules = _NO_RULES
     checked_at: float = 0.0
+    phase: Phase = "idle"
+    banner: Banner | None = None
+    window: Window | None = None
+    #: Every document the sources returned (the status endpoint lists their windows).
+    docs: tuple[MaintenanceState, ...] = ()
+    _decisions: dict[str, Decision] = field(default_factory=dict)
     _pages: dict[tuple[Variant, bool], Page] = field(default_factory=dict)
     _responses: dict[Variant, tuple[tuple[int, bool], Response, Response]] = field(
         default_factory=dict
@@ -206,6 +219,7 @@ class Snapshot:
 
 
 _OFF: Final = Snapshot(on=False)
+_IDLE: Final = Evaluation(on=False, phase="idle", state=None)
 _UNKNOWN: Final = object()
 
 
@@ -229,6 +243,9 @@ class Maintenance:
         #: Where a WSGI environ (or Django's request.META) carries the bypass header.
         self.token_meta_key = _wsgi_header_key(settings.bypass_header)
         self._renderer = Renderer(settings)
+        self._banner = load_banner_template(self._renderer.env)
+        #: Adapters skip the engine while off only if the path cannot be the status document.
+        self.status_path = settings.status_path or "\x00"
         self._lock = threading.Lock()
         self._last: list[object] = [_UNKNOWN] * len(self.sources)
         self._snapshot = _OFF
@@ -237,6 +254,7 @@ class Maintenance:
         #: adapters call the app straight away (0.0 whenever it is on or a check is due).
         self.off_until = 0.0
         self._checked = False  # no answer from the sources yet
+        self._warned: dict[str, float] = {}
         self._inflight: asyncio.Future[Snapshot] | None = None
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         if not self._awaitable:  # files and env vars: read now, so the first request is right
@@ -319,20 +337,102 @@ class Maintenance:
         return last if isinstance(last, MaintenanceState) else None
 
     def _install(self, results: Iterable[MaintenanceState | None]) -> Snapshot:
+        """Evaluate the documents at the current time and publish the new snapshot."""
+        first_check = not self._checked
         self._checked = True
-        state = next((r for r in results if r is not None), None)
+        now = self._clock()
+        docs = tuple(doc for doc in results if doc is not None)
+        found = self._evaluate(list(docs), now)
         current = self._snapshot
-        self.off_until = self._next_check if state is None else 0.0
-        if state is None:
-            self._snapshot = _OFF
-        elif not (current.on and current.state == state):
-            self._snapshot = Snapshot(
-                on=True,
+        if (
+            current.on == found.on
+            and current.state == found.state
+            and current.phase == found.phase
+            and current.banner == found.banner
+            and current.docs == docs
+        ):
+            new = current  # unchanged: keep the rendered pages and decisions
+        elif not found.on and found.banner is None:
+            new = _OFF if not docs else Snapshot(on=False, phase=found.phase, docs=docs)
+        else:
+            state = found.state
+            new = Snapshot(
+                on=found.on,
                 state=state,
-                allow=PathRules.compile((*self._base_allow, *state.allow)),
+                allow=PathRules.compile(
+                    (*self._base_allow, *(state.allow if state is not None else ()))
+                ),
                 checked_at=monotonic(),
+                phase=found.phase,
+                banner=found.banner,
+                window=found.window,
+                docs=docs,
             )
-        return self._snapshot
+        self._snapshot = new
+        # While it is off with nothing to announce, adapters may skip the engine entirely.
+        self.off_until = self._next_check if not new.on and new.banner is None else 0.0
+        if new is not current:
+            self._transition(current, new, now, first_check)
+        return new
+
+    def _evaluate(self, docs: list[MaintenanceState], now: datetime) -> Evaluation:
+        """The first document that is on wins; otherwise the first one with a banner."""
+        s = self.settings
+        back_for = timedelta(seconds=s.ended_banner_for)
+        evaluations = [evaluate(doc, now, back_for=back_for) for doc in docs]
+        for found in evaluations:
+            if not found.on:
+                continue
+            started = found.state.started_at if found.state is not None else None
+            limit = s.max_duration
+            deadline = started + timedelta(seconds=limit) if limit and started else None
+            if deadline is None or now < deadline:
+                return found
+            self._warn_once(
+                "max_duration",
+                "maintenance has been on since %s, longer than max_duration=%ss; "
+                "serving the app again (switch it off, or raise max_duration)",
+                deadline - timedelta(seconds=limit or 0),
+                limit,
+            )
+        with_banner = [found for found in evaluations if found.banner is not None]
+        if with_banner:
+            return with_banner[0]
+        return next((found for found in evaluations if found.phase != "idle"), _IDLE)
+
+    def _transition(self, old: Snapshot, new: Snapshot, now: datetime, first: bool) -> None:
+        """Log expiry and long outages; tell the on_change hooks (not for the first check)."""
+        state = new.state if new.state is not None else old.state
+        events: list[Event] = []
+        if not old.on and new.on:
+            events.append(Event("started", now, new.state, new.window))
+        elif old.on and not new.on:
+            expires = old.state.expires_at if old.state is not None else None
+            if expires is not None and now >= expires:
+                logger.warning(
+                    "maintenance expired at %s (set with --expires); serving the app again",
+                    expires.isoformat(),
+                )
+            events.append(Event("ended", now, old.state, old.window))
+        elif (
+            new.on
+            and old.state is not None
+            and new.state is not None
+            and len(new.state.updates) > len(old.state.updates)
+        ):
+            events.append(Event("updated", now, new.state, new.window))
+        if new.phase == "announced" and old.phase != "announced":
+            events.append(Event("announced", now, state, new.window))
+        if not first:
+            fire(self.settings.on_change, events)
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        """Log a warning at most once an hour per key (these describe lasting situations)."""
+        last = self._warned.get(key)
+        now = monotonic()
+        if last is None or now - last >= 3600:
+            self._warned[key] = now
+            logger.warning(message, *args)
 
     def invalidate(self) -> None:
         """Force a check on the next request (tests, or after writing the flag in-process)."""
@@ -341,17 +441,27 @@ class Maintenance:
     # -- the decision ------------------------------------------------------------------
 
     def decide(self, snapshot: Snapshot, request: RequestInfo) -> Decision:
-        """Pass, bypass (the team's own request), or respond (the 503 or the bypass redirect)."""
-        if not snapshot.on or snapshot.state is None:
-            return PASS
+        """Pass, bypass (the team's own request), or respond (the 503 or the bypass redirect).
+
+        The status document is answered whatever the state; a pass may carry the
+        banner to inject into the app's own HTML page.
+        """
         s = self.settings
         path = request.path
+        if path is not None and path == s.status_path:
+            return Decision("respond", self.status_response(snapshot, request.method == "HEAD"))
+        if not snapshot.on or snapshot.state is None:
+            if snapshot.banner is None or request.method == "HEAD" or not s.banner:
+                return PASS
+            return self._with_banner(snapshot, snapshot.banner)
         if self._secret is not None and path is not None and path.startswith(s.bypass_path):
             if token_matches(self._secret, path[len(s.bypass_path) :]):
                 return Decision("respond", self._bypass_redirect(request, self._secret))
         elif snapshot.allow.match(path):
             return PASS
         if s.read_only and request.method in _SAFE_METHODS:
+            if s.read_only_banner and s.banner and request.method != "HEAD":
+                return self._with_banner(snapshot, Banner("read_only", state=snapshot.state))
             return PASS
         if self._bypass_ips or self._proxies:
             address = client_address(request.peer, request.forwarded_for, self._proxies)
@@ -367,6 +477,47 @@ class Maintenance:
         return Decision(
             "respond", self.response(snapshot, negotiate(request.accept), request.method == "HEAD")
         )
+
+    def _with_banner(self, snapshot: Snapshot, banner: Banner) -> Decision:
+        """A pass that carries the rendered banner (once per snapshot and kind)."""
+        decision = snapshot._decisions.get(banner.kind)
+        if decision is None:
+            html = self.render_banner(banner)
+            decision = snapshot._decisions[banner.kind] = (
+                Decision("pass", banner=html) if html else PASS
+            )
+        return decision
+
+    def render_banner(self, banner: Banner) -> bytes:
+        """The banner's HTML (``banner.html``); a failing template is logged, never raised."""
+        try:
+            return self._banner.render(banner_context(banner, self.settings)).encode("utf-8")
+        except Exception:
+            logger.exception("template banner.html failed to render; no banner sent")
+            return b""
+
+    def banner_html(self) -> str:
+        """The current banner as HTML, for the template helpers ("" when there is none)."""
+        snapshot = self.poll()
+        banner = snapshot.banner
+        if banner is None and snapshot.on and self.settings.read_only:
+            banner = Banner("read_only", state=snapshot.state)
+        return "" if banner is None else self.render_banner(banner).decode("utf-8")
+
+    def status_response(self, snapshot: Snapshot, head: bool = False) -> Response:
+        """The status document (200, no-store, CORS-readable), built per request: it is small."""
+        now = self._clock()
+        state = snapshot.state if snapshot.on else None
+        document = status_document(
+            site_name=self.settings.site_name,
+            on=snapshot.on,
+            state=state,
+            docs=list(snapshot.docs),
+            now=now,
+            retry_after=self.retry_after(state, now) if state is not None else None,
+        )
+        body = encode_status(document)
+        return Response(200, status_headers(body), b"" if head else body)
 
     def retry_after(self, state: MaintenanceState, now: datetime | None = None) -> int:
         """Seconds until the earliest ETA, clamped to the configured floor and cap."""

@@ -92,6 +92,9 @@ class Contacts(BaseModel):
     status_page: Href | None = None
 
 
+#: A transition callback: ``hook(event)`` (see maintenance_mode.hooks.Event).
+Hook = Callable[[Any], object]
+
 _OneFlag = (
     str
     | os.PathLike[str]
@@ -133,6 +136,15 @@ class Options(TypedDict, total=False):
     site_name: str
     contacts: Contacts | Mapping[str, str]
     links: Mapping[str, str]
+    status_path: str | None
+    banner: bool
+    read_only_banner: bool
+    ended_banner_for: int
+    ended_message: str | None
+    feedback_url: str | None
+    max_duration: int | None
+    warn_after: int
+    on_change: Hook | Sequence[Hook] | None
 
 
 class Settings(BaseModel):
@@ -168,6 +180,40 @@ class Settings(BaseModel):
     site_name: Annotated[str, Field(max_length=200)] = ""
     contacts: Contacts = Contacts()
     links: Mapping[Annotated[str, Field(min_length=1, max_length=200)], Href] = {}
+    status_path: str | None = "/__maintenance__/status"
+    banner: bool = True
+    read_only_banner: bool = True
+    ended_banner_for: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 0
+    ended_message: Annotated[str, Field(max_length=1000)] | None = None
+    feedback_url: Href | None = None
+    max_duration: Annotated[int, Field(ge=60)] | None = None
+    warn_after: Annotated[int, Field(ge=60)] = 48 * 3600
+    on_change: Any = ()
+
+    @field_validator("status_path")
+    @classmethod
+    def _status_path(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        entry = check_allow_entry(value)
+        if entry.endswith("/"):
+            raise ValueError(f"{value!r} must be an exact path, like '/__maintenance__/status'")
+        return entry
+
+    @field_validator("on_change")
+    @classmethod
+    def _hooks(cls, value: object) -> tuple[Hook, ...]:
+        if value is None:
+            return ()
+        if callable(value):
+            return (value,)
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"must be a callable or a list of callables, got {value!r:.60}")
+        hooks = tuple(value)
+        for hook in hooks:
+            if not callable(hook):
+                raise ValueError(f"hooks must be callables taking one event, got {hook!r:.60}")
+        return hooks
 
     @field_validator("allow", "health_paths")
     @classmethod

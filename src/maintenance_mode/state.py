@@ -11,9 +11,10 @@ import contextlib
 import json
 import os
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AwareDatetime,
@@ -28,10 +29,12 @@ from pydantic import (
 from .rules import check_allow_entry
 
 __all__ = [
+    "DEFAULT_ANNOUNCE",
     "ETARange",
     "MaintenanceState",
     "ProgressUpdate",
     "StateFileError",
+    "Window",
     "dump_state",
     "load_state",
     "write_state_atomic",
@@ -67,8 +70,70 @@ class ProgressUpdate(_Model):
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
+_Part = Annotated[str, Field(min_length=1, max_length=200)]
+#: How long before a window's start the banner appears when ``announce_from`` is not given.
+DEFAULT_ANNOUNCE = timedelta(hours=48)
+
+
+class Window(_Model):
+    """A planned maintenance window: announced ahead, switched on at ``start`` by itself.
+
+    Ending is explicit (``maintenance off``) unless ``auto_end`` is set; after the
+    latest end the page says it is taking longer than planned.
+    """
+
+    start: AwareDatetime
+    end: AwareDatetime | ETARange
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    kind: Literal["planned", "unplanned"] = "planned"
+    reason: _Text | None = None
+    message: _Text | None = None
+    affected: tuple[_Part, ...] = ()
+    unaffected: tuple[_Part, ...] = ()
+    announce_from: AwareDatetime | None = None
+    auto_end: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (e.g. 'Europe/Paris', 'UTC')"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        earliest = self.end.earliest if isinstance(self.end, ETARange) else self.end
+        if earliest <= self.start:
+            raise ValueError("a window must end after it starts")
+        if self.announce_from is not None and self.announce_from > self.start:
+            raise ValueError("announce_from must not be after the window's start")
+        return self
+
+    @property
+    def end_earliest(self) -> datetime:
+        return self.end.earliest if isinstance(self.end, ETARange) else self.end
+
+    @property
+    def end_latest(self) -> datetime:
+        return self.end.latest if isinstance(self.end, ETARange) else self.end
+
+    @property
+    def announce_at(self) -> datetime:
+        """When the banner starts (``announce_from``, default 48 hours before the start)."""
+        return self.announce_from or self.start - DEFAULT_ANNOUNCE
+
+
 class MaintenanceState(_Model):
-    """Details of a maintenance that is on. Every field is optional; defaults make a fine page."""
+    """The flag file's document: the details of a maintenance, and planned windows.
+
+    Presence means ON. Only two kinds of valid content say the site is up: a
+    document holding only windows that have not started (no ``started_at``), and
+    a passed ``expires_at``.
+    """
 
     version: Literal[1] = 1
     kind: Literal["planned", "unplanned"] = "planned"
@@ -78,6 +143,9 @@ class MaintenanceState(_Model):
     eta: AwareDatetime | ETARange | None = None
     updates: tuple[ProgressUpdate, ...] = ()
     allow: tuple[str, ...] = ()
+    windows: tuple[Window, ...] = ()
+    expires_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
 
     @field_validator("allow")
     @classmethod

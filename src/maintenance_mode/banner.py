@@ -1,0 +1,183 @@
+"""The banner on the app's own pages: before a planned window, in read-only mode, after the end.
+
+Rendering uses the same Jinja2 environment as the page (``banner.html``, overridable
+in ``template_dir``). Injection is mechanics only, the same for every adapter: it
+touches a response only when it is ``text/html`` with a known ``Content-Length``,
+not compressed, not a HEAD, 204 or 304, inserts the banner once right after the
+``<body>`` tag (or at the end when there is none), and fixes ``Content-Length``.
+Anything else (streamed, compressed, JSON, files) passes through untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from .schedule import Banner
+from .state import MaintenanceState, Window
+
+__all__ = [
+    "BannerInjector",
+    "banner_context",
+    "injectable",
+    "insert",
+    "load_banner_template",
+    "with_length",
+]
+
+_BODY_TAG = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
+#: How much of a document we hold back while looking for ``<body>`` before giving up.
+_SCAN_LIMIT = 64 * 1024
+
+
+def zoned(value: datetime, zone: str) -> str:
+    """'Tue 1 Dec 2026, 10:00 CET' in the window's zone (exact, with the zone name)."""
+    local = value.astimezone(ZoneInfo(zone))
+    return local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or zone)
+
+
+def banner_context(banner: Banner, settings: Any) -> dict[str, Any]:
+    """What ``banner.html`` gets (documented in docs/templates.md)."""
+    window = banner.window
+    context: dict[str, Any] = {
+        "kind": banner.kind,
+        "site_name": settings.site_name,
+        "window": window,
+        "state": banner.state,
+        "ended_at": banner.ended_at,
+        "ended_message": settings.ended_message,
+        "feedback_url": settings.feedback_url,
+        "details_url": settings.contacts.status_page,
+    }
+    if window is not None:
+        context.update(
+            start_local=zoned(window.start, window.timezone),
+            end_local=zoned(window.end_latest, window.timezone),
+            start_utc=zoned(window.start, "UTC"),
+            end_utc=zoned(window.end_latest, "UTC"),
+            start_iso=window.start.astimezone(UTC).isoformat(),
+            end_iso=window.end_latest.astimezone(UTC).isoformat(),
+            is_range=window.end_earliest != window.end_latest,
+            end_earliest_local=zoned(window.end_earliest, window.timezone),
+        )
+    return context
+
+
+def load_banner_template(env: jinja2.Environment) -> jinja2.Template:
+    """``banner.html`` from the same loaders as the page, test-rendered for every kind."""
+    now = datetime.now(UTC)
+    sample = Window(start=now + timedelta(days=1), end=now + timedelta(days=1, hours=2))
+    try:
+        template = env.get_template("banner.html")
+        for banner in (
+            Banner("upcoming", window=sample),
+            Banner("ended", ended_at=now),
+            Banner("read_only", state=MaintenanceState(reason="Sample")),
+        ):
+            template.render(banner_context(banner, _SampleSettings()))
+    except jinja2.TemplateSyntaxError as exc:
+        where = exc.filename or exc.name
+        raise ValueError(
+            f"maintenance-mode: template {where}: line {exc.lineno}: {exc.message}"
+        ) from None
+    except Exception as exc:
+        raise ValueError(
+            f"maintenance-mode: banner.html failed to render a sample: {type(exc).__name__}: {exc}"
+        ) from None
+    return template
+
+
+class _SampleSettings:
+    site_name = "Sample"
+    ended_message = "Thanks"
+    feedback_url = "https://example.com/feedback"
+
+    class contacts:
+        status_page = "https://status.example.com"
+
+
+def _header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def injectable(status: int, headers: Iterable[tuple[str, str]], method: str) -> int | None:
+    """The response's Content-Length if the banner may go in, else None."""
+    if method == "HEAD" or status in (204, 304) or status < 200:
+        return None
+    headers = list(headers)
+    content_type = (_header(headers, "content-type") or "").lower()
+    if not content_type.startswith("text/html"):
+        return None
+    if (_header(headers, "content-encoding") or "identity").lower() != "identity":
+        return None
+    length = _header(headers, "content-length")
+    if length is None or not length.strip().isdigit():
+        return None  # streamed: left untouched
+    return int(length)
+
+
+def with_length(headers: Iterable[tuple[str, str]], length: int) -> list[tuple[str, str]]:
+    return [
+        (key, str(length)) if key.lower() == "content-length" else (key, value)
+        for key, value in headers
+    ]
+
+
+def insert(document: bytes, banner: bytes) -> bytes | None:
+    """``document`` with the banner after ``<body>``, or None if the tag is not there."""
+    match = _BODY_TAG.search(document)
+    if match is None:
+        return None
+    return document[: match.end()] + banner + document[match.end() :]
+
+
+class BannerInjector:
+    """Feeds body chunks through; inserts the banner exactly once (after ``<body>`` or at the end).
+
+    Holds back at most the first 64 KiB of a document while looking for the tag.
+    """
+
+    def __init__(self, banner: bytes) -> None:
+        self.banner = banner
+        self.held = b""
+        self.scanning = True  # still looking for <body>
+        self.placed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not self.scanning:
+            return chunk
+        self.held += chunk
+        inserted = insert(self.held, self.banner)
+        if inserted is not None:
+            self.scanning, self.placed, self.held = False, True, b""
+            return inserted
+        if len(self.held) > _SCAN_LIMIT:  # no <body> early on: it goes at the end instead
+            out, self.held, self.scanning = self.held, b"", False
+            return out
+        return b""
+
+    def finish(self) -> bytes:
+        """What is left at the end of the body (with the banner if it is not placed yet)."""
+        out, self.held = self.held, b""
+        if not self.placed:
+            out += self.banner
+            self.placed = True
+        self.scanning = False
+        return out
+
+    def wrap(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            out = self.feed(chunk)
+            if out:
+                yield out
+        tail = self.finish()
+        if tail:
+            yield tail

@@ -1,0 +1,103 @@
+"""Maintenance over time: what a flag document means at a given moment.
+
+The flag document is read when it changes; this module turns it into the
+current phase at every check (once per ``check_interval``), so a window starts,
+is announced and (with ``auto_end``) ends by itself, with no cron and no restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from .state import MaintenanceState, Window
+
+__all__ = ["Banner", "Evaluation", "Phase", "evaluate"]
+
+#: ``on``: switched on by hand (or by a callable, env var, bare flag file);
+#: ``active``: a planned window has started; ``announced``: a window is ahead and
+#: inside its announcement period; ``scheduled``: ahead, not yet announced;
+#: ``ended``: switched off, within the "we're back" period; ``idle``: nothing.
+Phase = Literal["on", "active", "announced", "scheduled", "ended", "idle"]
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    """What the banner on the app's own pages says: a window ahead, or the end of one."""
+
+    kind: Literal["upcoming", "ended", "read_only"]
+    window: Window | None = None
+    ended_at: datetime | None = None
+    state: MaintenanceState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A document at one moment: on or not, the effective details, and the banner."""
+
+    on: bool
+    phase: Phase
+    state: MaintenanceState | None
+    banner: Banner | None = None
+    #: The window that made this phase (active, announced or scheduled), if any.
+    window: Window | None = None
+
+
+def _upcoming(doc: MaintenanceState, now: datetime) -> list[Window]:
+    return sorted((w for w in doc.windows if w.start > now), key=lambda w: w.start)
+
+
+def _active(doc: MaintenanceState, now: datetime) -> Window | None:
+    for window in doc.windows:
+        if window.start <= now and not (window.auto_end and now >= window.end_latest):
+            return window
+    return None
+
+
+def window_state(doc: MaintenanceState, window: Window) -> MaintenanceState:
+    """The details a started window shows: the window's own, with the document's timeline."""
+    return MaintenanceState(
+        kind=window.kind,
+        reason=window.reason or doc.reason,
+        message=window.message or doc.message,
+        started_at=window.start,
+        eta=window.end,
+        updates=doc.updates,
+        allow=doc.allow,
+        windows=doc.windows,
+    )
+
+
+def evaluate(
+    doc: MaintenanceState, now: datetime, *, back_for: timedelta = timedelta(0)
+) -> Evaluation:
+    """What ``doc`` means at ``now``.
+
+    Presence means ON, except for two kinds of valid content: a passed
+    ``expires_at`` (the "we're back" banner follows for ``back_for`` after
+    ``ended_at``), and a document of windows only (no ``started_at``) none of
+    which has started, or whose started windows have ended by themselves.
+    """
+    upcoming = _upcoming(doc, now)
+    announced = next((w for w in upcoming if now >= w.announce_at), None)
+    expired = doc.expires_at is not None and now >= doc.expires_at
+    if not expired:
+        if doc.started_at is not None or not doc.windows:
+            return Evaluation(on=True, phase="on", state=doc)
+        active = _active(doc, now)
+        if active is not None:
+            return Evaluation(
+                on=True, phase="active", state=window_state(doc, active), window=active
+            )
+    if announced is not None:
+        banner = Banner("upcoming", window=announced)
+        return Evaluation(on=False, phase="announced", state=None, banner=banner, window=announced)
+    ended_at = doc.ended_at or (doc.expires_at if expired else None)
+    if ended_at is not None and now < ended_at + back_for:
+        return Evaluation(
+            on=False, phase="ended", state=None, banner=Banner("ended", ended_at=ended_at)
+        )
+    if upcoming:
+        return Evaluation(on=False, phase="scheduled", state=None, window=upcoming[0])
+    return Evaluation(on=False, phase="idle", state=None)

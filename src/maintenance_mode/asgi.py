@@ -14,6 +14,7 @@ from time import monotonic
 from typing import Unpack
 
 from ._types import ASGIApp, Message, Receive, Scope, Send
+from .banner import BannerInjector, injectable
 from .core import Maintenance, RequestInfo
 from .render import Response
 from .settings import Options
@@ -39,17 +40,18 @@ class MaintenanceMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         maintenance = self.maintenance
         if monotonic() < maintenance.off_until:  # known to be off: the whole cost while off
-            await self.app(scope, receive, send)
-            return
+            path = scope.get("path")
+            if path is None or not path.endswith(maintenance.status_path):
+                await self.app(scope, receive, send)
+                return
         if scope["type"] != "http" and scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
         snapshot = await maintenance.apoll()
-        if not snapshot.on:
-            await self.app(scope, receive, send)
-            return
         decision = maintenance.decide(snapshot, RequestInfo.from_asgi(scope, maintenance.settings))
         if decision.action == "pass":
+            if decision.banner and scope["type"] == "http":
+                send = _with_banner(send, decision.banner, scope.get("method", "GET"))
             await self.app(scope, receive, send)
         elif decision.action == "bypass":
             await self.app(scope, receive, _no_store(send) if maintenance.bypass_no_store else send)
@@ -68,6 +70,47 @@ def _no_store(send: Send) -> Send:
             headers = [h for h in message.get("headers", ()) if h[0].lower() != b"cache-control"]
             headers.append(_NO_STORE)
             message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+def _with_banner(send: Send, banner: bytes, method: str) -> Send:
+    """Insert the banner into an HTML response with a known length (see banner.py)."""
+    held: Message | None = None
+    injector: BannerInjector | None = None
+
+    async def wrapped(message: Message) -> None:
+        nonlocal held, injector
+        kind = message["type"]
+        if kind == "http.response.start":
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
+            length = injectable(message["status"], headers, method)
+            if length is None:
+                await send(message)
+            else:
+                held = message  # sent with the new length once a body message shows up
+                injector = BannerInjector(banner)
+            return
+        if held is not None:
+            start, held = held, None
+            if kind == "http.response.body" and injector is not None:
+                headers = [
+                    (k, str(int(v) + len(banner)).encode())
+                    if k.lower() == b"content-length"
+                    else (k, v)
+                    for k, v in start["headers"]
+                ]
+                await send({**start, "headers": headers})
+            else:  # e.g. http.response.pathsend: the body is not ours to change
+                injector = None
+                await send(start)
+        if kind == "http.response.body" and injector is not None:
+            body = injector.feed(message.get("body", b""))
+            if not message.get("more_body", False):
+                body += injector.finish()
+                injector = None
+            message = {**message, "body": body}
         await send(message)
 
     return wrapped

@@ -96,10 +96,18 @@ def test_on_status_off(flag_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert doc["state"]["reason"] == "DB upgrade"
 
     code, out, _ = run(capsys, "--file", str(flag_path), "off")
-    assert (code, flag_path.exists()) == (0, False)
+    assert code == 0
+    ended = load_state(flag_path.read_bytes())  # the file now records the real end
+    assert ended.ended_at is not None
+    assert ended.expires_at == ended.ended_at
+    assert ended.reason == "DB upgrade"
+    code, out, _ = run(capsys, "--file", str(flag_path), "status", "--json")
+    assert json.loads(out)["on"] is False
     code, out, _ = run(capsys, "--file", str(flag_path), "off")
     assert code == 0
     assert "already OFF" in out
+    code, out, _ = run(capsys, "--file", str(flag_path), "off", "--purge")
+    assert (code, flag_path.exists()) == (0, False)
 
 
 def test_on_again_updates_without_a_gap(
@@ -203,3 +211,102 @@ def test_demo_into_a_missing_folder_is_one_line(
     code, _, err = run(capsys, "demo", "--file", str(target), "--port", "0")
     assert code == 1
     assert err.strip() == f"maintenance demo: cannot write {target}: No such file or directory"
+
+
+# -- over time: update, expires, schedule ------------------------------------------------
+
+
+def test_update_appends_without_a_gap(flag_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--file", str(flag_path), "on", "--reason", "Disk swap")[0] == 0
+    inode = flag_path.stat().st_ino
+    code, out, _ = run(capsys, "--file", str(flag_path), "update", "Disks in", "--eta", "1h..2h")
+    assert code == 0
+    assert "Update added (1 in all)" in out
+    state = load_state(flag_path.read_bytes())
+    assert [u.text for u in state.updates] == ["Disks in"]
+    assert isinstance(state.eta, ETARange)
+    assert state.reason == "Disk swap"
+    assert flag_path.stat().st_ino != inode  # replaced atomically, never missing
+
+
+def test_update_when_off_is_one_line(flag_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--file", str(flag_path), "update", "hello")
+    assert code == 1
+    assert err.strip().startswith("maintenance: maintenance is not on")
+    assert not flag_path.exists()
+
+
+def test_on_expires(flag_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = datetime.now(UTC)
+    assert run(capsys, "--file", str(flag_path), "on", "--expires", "2h")[0] == 0
+    expires = load_state(flag_path.read_bytes()).expires_at
+    assert expires is not None
+    assert timedelta(hours=1, minutes=59) < expires - before < timedelta(hours=2, minutes=1)
+    code, _, err = run(capsys, "--file", str(flag_path), "on", "--expires", "0m")
+    assert code == 2
+    assert "is zero" in err
+
+
+def test_schedule_a_window(flag_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "--file", str(flag_path), "schedule", "--start", "2030-06-01T10:00",
+        "--end", "3h..5h", "--tz", "Europe/Paris", "--reason", "Payment switch",
+        "--affected", "checkout", "--unaffected", "blog", "--announce", "72h", "--auto-end",
+    )  # fmt: skip
+    assert code == 0, out
+    doc = load_state(flag_path.read_bytes())
+    assert doc.started_at is None  # a windows-only document: the site stays up
+    (window,) = doc.windows
+    assert window.start == datetime(2030, 6, 1, 8, 0, tzinfo=UTC)  # 10:00 Paris, summer time
+    assert isinstance(window.end, ETARange)
+    assert window.end.latest - window.start == timedelta(hours=5)
+    assert window.announce_at == window.start - timedelta(hours=72)
+    assert window.auto_end
+    assert (window.affected, window.unaffected) == (("checkout",), ("blog",))
+    code, out, _ = run(capsys, "--file", str(flag_path), "status", "--json")
+    assert json.loads(out)["phase"] == "scheduled"
+    code, out, _ = run(capsys, "--file", str(flag_path), "schedule", "--clear")
+    assert load_state(flag_path.read_bytes()).windows == ()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--start", "2h"], "--start and --end are required", id="no end"),
+        pytest.param(
+            ["--start", "2020-01-01T10:00", "--end", "1h"], "not in the future", id="past"
+        ),
+        pytest.param(["--start", "soon", "--end", "1h"], "neither a duration", id="bad start"),
+        pytest.param(["--start", "2h", "--end", "2h", "--tz", "Mars/Base"], "IANA", id="bad zone"),
+        pytest.param(["--start", "2h", "--end", "1h..30m"], "ends before it starts", id="range"),
+        pytest.param(
+            ["--start", "2h", "--end", "2h", "--announce", "x"], "not a duration", id="ann"
+        ),
+    ],
+)
+def test_schedule_errors(
+    flag_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, "--file", str(flag_path), "schedule", *argv)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert not flag_path.exists()
+
+
+def test_on_during_a_started_window_takes_it_over(
+    flag_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from maintenance_mode.state import Window
+
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    window = Window(start=start, end=start + timedelta(hours=1), reason="Planned upgrade")
+    write_state_atomic(flag_path, MaintenanceState(windows=(window,)))
+    code, _, _ = run(capsys, "--file", str(flag_path), "update", "Halfway there")
+    assert code == 0
+    state = load_state(flag_path.read_bytes())
+    assert state.started_at == window.start
+    assert state.reason == "Planned upgrade"
+    assert [u.text for u in state.updates] == ["Halfway there"]
+    assert run(capsys, "--file", str(flag_path), "off")[0] == 0
+    assert load_state(flag_path.read_bytes()).windows == ()  # the started window is done

@@ -317,6 +317,8 @@ def test_call_command(
     call_command("maintenance", "status")
     assert "Maintenance is ON" in capsys.readouterr().out
     call_command("maintenance", "off")
+    assert json.loads(flag_path.read_text())["ended_at"]  # the file records the real end
+    call_command("maintenance", "off", "--purge")
     assert not flag_path.exists()
 
 
@@ -348,7 +350,7 @@ def test_manage_py_has_the_cli_flags(flag_path: Path) -> None:
     status = manage("status", "--json", flag=flag_path)
     assert json.loads(status.stdout)["on"] is True
     assert manage("off", flag=flag_path).returncode == 0
-    assert not flag_path.exists()
+    assert json.loads(manage("status", "--json", flag=flag_path).stdout)["on"] is False
 
 
 def test_static_views_stay_reachable(
@@ -370,3 +372,26 @@ def test_static_views_stay_reachable(
         assert served.status_code == 200
         served.close()  # a FileResponse: close its file
         assert client(allow_static=False).get("/assets/site.css").status_code == 503
+
+
+def test_banner_tag_and_injection_while_a_window_is_announced(
+    options: dict[str, Any], flag_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from django.template import engines
+
+    from maintenance_mode.state import Window
+
+    start = datetime.now(UTC) + timedelta(hours=5)
+    window = Window(start=start, end=start + timedelta(hours=2), reason="Card provider switch")
+    write_state_atomic(flag_path, MaintenanceState(windows=(window,)))
+    c = client()
+    admin = c.get("/admin/login/")  # a real HTML page of the project
+    assert admin.status_code == 200
+    assert admin.content.count(b"data-nosnippet") == 1
+    assert b"Card provider switch" in admin.content
+    assert c.get("/checkout").content == b"app:checkout"  # text/plain: untouched
+    assert c.get("/__maintenance__/status").json()["scheduled_maintenances"]
+    tag = engines["django"].from_string("{% load maintenance %}{% maintenance_banner %}")
+    assert "Card provider switch" in tag.render({})

@@ -170,7 +170,7 @@ def test_flask_under_gunicorn(
     # Off again, with the `maintenance` CLI on the same file.
     out = run_cli(["-m", "maintenance_mode", "off", "--file", str(flag_path)], env)
     toggled = time.monotonic()
-    assert out.stdout.strip() == f"Maintenance is OFF: removed {flag_path}"
+    assert out.stdout.startswith("Maintenance is OFF: ended at ")
     wait_until(toggled + BOUND)
     assert server.statuses("/", requests=40) == [200] * 40
     seen = workers(http)

@@ -525,7 +525,7 @@ def test_no_config_key_uses_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyP
         pytest.param(
             {"bypass_secret": "short"},
             ValueError,
-            "maintenance-mode: option 'bypass_secret': must be 16 to 256 characters",
+            "maintenance-mode: option 'bypass_secret': must be 22 to 256 characters",
             id="short secret",
         ),
         pytest.param(
@@ -667,10 +667,10 @@ def test_command_on_status_off(make_app: Callable[..., Flask], flag_path: Path) 
 
     r = invoke(app, "off")
     assert r.exit_code == 0
-    assert r.stdout.strip() == f"Maintenance is OFF: removed {flag_path}"
-    assert not flag_path.exists()
+    assert r.stdout.startswith("Maintenance is OFF: ended at ")
+    assert json.loads(flag_path.read_text())["ended_at"]  # the file records the real end
     r = invoke(app, "status")
-    assert r.stdout.strip() == f"Maintenance is OFF (no flag file at {flag_path})"
+    assert r.stdout.startswith(f"Maintenance is OFF: {flag_path}\n  ended:")
 
 
 @pytest.mark.parametrize(
@@ -803,3 +803,45 @@ def test_strict_slashes_redirect_gets_the_503(make_app: Callable[..., Flask]) ->
     c = make_app({"allow_views": ["blog.*"]}).test_client()
     assert c.get("/blog").status_code == 503
     assert c.get("/blog/").status_code == 200
+
+
+# -- a planned window ahead: the banner and the status document -----------------------------
+
+
+def test_banner_and_status_while_a_window_is_announced(tmp_path: Path, flag_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from flask import render_template_string
+
+    from maintenance_mode.state import Window, write_state_atomic
+
+    start = datetime.now(UTC) + timedelta(hours=5)
+    window = Window(start=start, end=start + timedelta(hours=2), reason="Card provider switch")
+    write_state_atomic(flag_path, MaintenanceState(windows=(window,)))
+    app = Flask("banner", root_path=str(tmp_path))
+    app.config["MAINTENANCE_MODE"] = {"flag": str(flag_path)}
+    MaintenanceMode(app)
+
+    @app.get("/")
+    def index() -> str:
+        return "<!doctype html><html><body><main>shop</main></body></html>"
+
+    @app.get("/layout")
+    def layout() -> str:
+        return render_template_string("<div>{{ maintenance_banner() }}</div>")
+
+    @app.get("/api")
+    def api() -> dict[str, bool]:
+        return {"ok": True}
+
+    c = app.test_client()
+    page = c.get("/")
+    assert page.status_code == 200
+    assert page.data.count(b"data-nosnippet") == 1
+    assert page.data.index(b"mm-banner") < page.data.index(b"<main>")
+    assert int(page.headers["Content-Length"]) == len(page.data)
+    assert b"Card provider switch" in c.get("/layout").data  # the template helper
+    assert b"mm-banner" not in c.get("/api").data
+    assert b"mm-banner" not in c.head("/").data
+    status = c.get("/__maintenance__/status").get_json()
+    assert status["scheduled_maintenances"][0]["name"] == "Card provider switch"

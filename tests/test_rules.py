@@ -224,3 +224,15 @@ def test_verify_cookie(value: str, valid: bool) -> None:
 )
 def test_token_matches(token: str, ok: bool) -> None:
     assert token_matches(SECRET, token) is ok
+
+
+def test_ipv4_mapped_networks_match_unwrapped_clients() -> None:
+    nets = Networks(["::ffff:10.0.0.0/104"])
+    assert parse_address("10.1.2.3") in nets
+    assert parse_address("::ffff:10.1.2.3") in nets
+    assert parse_address("11.0.0.1") not in nets
+
+
+@pytest.mark.parametrize("char", ["\x85", "\x9b", "\x80"], ids=["NEL", "CSI", "PAD"])
+def test_c1_controls_are_ambiguous(char: str) -> None:
+    assert app_path(f"/faq{char}") is None

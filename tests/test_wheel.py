@@ -136,6 +136,8 @@ def test_wheel_ships_the_templates_and_py_typed(installed: Installed) -> None:
     for template in TEMPLATES:
         assert f"maintenance_mode/templates/{template}" in names
     assert "maintenance_mode/py.typed" in names
+    for lang in ("de", "es", "fr"):  # gettext catalogs, read at start-up (no compile step)
+        assert f"maintenance_mode/locale/{lang}/LC_MESSAGES/maintenance_mode.po" in names
     assert "maintenance_mode/__init__.py" in names
     assert "maintenance = maintenance_mode.cli:main" in entry_points
     strays = sorted(n for n in names if not n.startswith(("maintenance_mode/", f"{dist_info}/")))
@@ -183,3 +185,16 @@ def test_console_script_prints_the_flag_file_schema(installed: Installed) -> Non
     schema = json.loads(_run(installed.script("maintenance"), "schema", cwd=installed.workdir))
     assert schema["title"] == "MaintenanceState"
     assert {"reason", "message", "eta", "updates", "allow"} <= set(schema["properties"])
+
+
+def test_installed_package_serves_translated_pages(installed: Installed) -> None:
+    script = (
+        "from maintenance_mode import Maintenance, MaintenanceState\n"
+        "from maintenance_mode.core import RequestInfo\n"
+        "m = Maintenance(flag=lambda: MaintenanceState(), site_name='Acme')\n"
+        "r = RequestInfo(method='GET', path='/', root='', peer=None, accept_language='fr')\n"
+        "print(m.decide(m.poll(), r).response.body.decode())\n"
+    )
+    assert "Acme est en maintenance planifiée" in _run(
+        installed.python, "-c", script, cwd=installed.workdir
+    )

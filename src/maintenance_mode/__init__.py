@@ -10,7 +10,7 @@ from __future__ import annotations
 __version__ = "0.1.0.dev0"
 
 from .core import Maintenance, maintenance_exempt
-from .settings import Contacts, Settings
+from .settings import Brand, Contacts, Settings
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
 from .state import (
     ETARange,
@@ -22,6 +22,7 @@ from .state import (
 )
 
 __all__ = [
+    "Brand",
     "CallableFlag",
     "Contacts",
     "ETARange",

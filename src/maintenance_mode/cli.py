@@ -16,17 +16,21 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from . import __version__
 from .rules import check_allow_entry
+from .schedule import evaluate, window_state
 from .settings import default_flag_path
 from .sources import FileFlag, FlagError
 from .state import (
     ETARange,
     MaintenanceState,
     StateFileError,
+    Window,
     load_state,
     write_state_atomic,
 )
@@ -116,28 +120,167 @@ def _read_existing(path: Path) -> MaintenanceState | None:
         return MaintenanceState()
 
 
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _validated(args: argparse.Namespace, data: dict[str, Any]) -> MaintenanceState:
+    try:
+        return MaintenanceState.model_validate(data)
+    except ValidationError as exc:
+        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        args.parser.error(f"invalid details: {msg}")  # exits with status 2
+        raise  # pragma: no cover - parser.error never returns
+
+
+def _running(current: MaintenanceState | None, now: datetime) -> MaintenanceState | None:
+    """The document of a maintenance that is on now, made explicit (``started_at`` set)."""
+    if current is None:
+        return None
+    found = evaluate(current, now)
+    if found.phase == "on":
+        return current
+    if found.phase == "active" and found.window is not None:
+        return window_state(current, found.window)  # a started window, taken over by hand
+    return None
+
+
 def _cmd_on(args: argparse.Namespace, path: Path) -> int:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = _now()
     current = _read_existing(path)
-    base = current or MaintenanceState(started_at=now)
+    running = _running(current, now)
+    if running is None:  # start afresh, keeping the windows still ahead
+        ahead = tuple(w for w in (current.windows if current else ()) if w.start > now)
+        running = MaintenanceState(started_at=now, windows=ahead)
     changes: dict[str, object] = {}
-    if current is not None and current.started_at is None:
-        changes["started_at"] = now
     for name in ("kind", "reason", "message", "eta"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
     if args.allow:
-        changes["allow"] = tuple(dict.fromkeys((*base.allow, *args.allow)))
-    try:
-        state = MaintenanceState.model_validate({**base.model_dump(), **changes})
-    except ValidationError as exc:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        args.parser.error(f"invalid details: {msg}")
+        changes["allow"] = tuple(dict.fromkeys((*running.allow, *args.allow)))
+    if args.expires is not None:
+        changes["expires_at"] = now + args.expires
+    state = _validated(args, {**running.model_dump(), **changes})
     _write(path, state)
-    print(f"Maintenance is ON ({'updated' if current else 'started'}): {path}")
+    verb = "updated" if current is not None and _running(current, now) else "started"
+    print(f"Maintenance is ON ({verb}): {path}")
     _print_state(state)
     return 0
+
+
+def _cmd_update(args: argparse.Namespace, path: Path) -> int:
+    now = _now()
+    running = _running(_read_existing(path), now)
+    if running is None:
+        raise SystemExit(
+            f"maintenance: maintenance is not on ({path}); nothing to update. "
+            "Start it with 'maintenance on'"
+        )
+    data = running.model_dump()
+    data["updates"] = [*running.updates, {"at": now, "text": args.text}]
+    if args.eta is not None:
+        data["eta"] = args.eta
+    state = _validated(args, data)
+    _write(path, state)
+    print(f"Update added ({len(state.updates)} in all): {path}")
+    _print_state(state)
+    return 0
+
+
+def _cmd_schedule(args: argparse.Namespace, path: Path) -> int:
+    now = _now()
+    current = _read_existing(path) or MaintenanceState()
+    if args.clear:
+        kept = tuple(w for w in current.windows if w.start <= now)
+        _write(path, current.model_copy(update={"windows": kept}))
+        print(f"Upcoming windows cleared: {path}")
+        return 0
+    if args.start is None or args.end is None:
+        args.parser.error("--start and --end are required (or --clear)")
+    try:
+        start = _when_in(args.start, args.tz, now)
+        end = _eta_in(args.end, args.tz, start)
+    except ValueError as exc:
+        args.parser.error(str(exc))
+    window: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "timezone": args.tz,
+        "kind": args.kind or "planned",
+        "reason": args.reason,
+        "message": args.message,
+        "affected": args.affected or [],
+        "unaffected": args.unaffected or [],
+        "auto_end": args.auto_end,
+    }
+    if args.announce is not None:
+        window["announce_from"] = start - args.announce
+    if start <= now:
+        args.parser.error(f"--start {args.start!r} is not in the future")
+    data = current.model_dump()
+    data["windows"] = sorted([*data["windows"], window], key=lambda w: w["start"])
+    state = _validated(args, data)
+    _write(path, state)
+    added = next(w for w in state.windows if w.start == start)
+    print(f"Window scheduled: {path}")
+    _print_window(added, now)
+    if _running(current, now) is None and current.started_at is None:
+        print(
+            "The site stays up until the window starts; the banner shows from "
+            f"{_fmt(added.announce_at)}."
+        )
+    return 0
+
+
+def _when_in(text: str, zone: str, now: datetime) -> datetime:
+    """A duration, an ISO time with offset, or a wall-clock ISO time in ``zone``."""
+    try:
+        return parse_when(text, now=now)
+    except ValueError:
+        try:
+            naive = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is neither a duration (2d, 90m) nor an ISO 8601 time "
+                f"(2026-12-01T10:00, read in --tz {zone})"
+            ) from None
+        if naive.tzinfo is not None:
+            return naive
+        return naive.replace(tzinfo=ZoneInfo(zone))
+
+
+def _eta_in(text: str, zone: str, start: datetime) -> datetime | ETARange:
+    """``--end``: like ``--start`` (durations count from the start), or a range A..B."""
+    for sep in ("..", "/"):
+        if sep in text:
+            first, _, second = text.partition(sep)
+            earliest, latest = _when_in(first, zone, start), _when_in(second, zone, start)
+            if latest < earliest:
+                raise ValueError(f"--end {text!r} ends before it starts; write EARLIEST..LATEST")
+            return ETARange(earliest=earliest, latest=latest)
+    return _when_in(text, zone, start)
+
+
+def _zone_arg(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)"
+        ) from None
+    return text
+
+
+def _duration_arg(text: str) -> timedelta:
+    match = _DURATION.fullmatch(text.strip())
+    if not text.strip() or not match or not any(match.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (30m, 2h, 1d12h)")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not duration:
+        raise argparse.ArgumentTypeError(f"{text!r} is zero; give a positive duration")
+    return duration
 
 
 def _write(path: Path, state: MaintenanceState) -> None:
@@ -151,14 +294,33 @@ def _write(path: Path, state: MaintenanceState) -> None:
 
 
 def _cmd_off(args: argparse.Namespace, path: Path) -> int:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        print(f"Maintenance was already OFF: no flag file at {path}")
+    now = _now()
+    current = _read_existing(path)
+    running = _running(current, now)
+    if current is None or (running is None and not args.purge):
+        ahead = [w for w in (current.windows if current else ()) if w.start > now]
+        kept = f"; {len(ahead)} upcoming window(s) kept" if ahead else ""
+        print(f"Maintenance was already OFF: {path}{kept}")
         return 0
-    except OSError as exc:
-        raise SystemExit(f"maintenance: cannot remove {path}: {exc.strerror}") from None
-    print(f"Maintenance is OFF: removed {path}")
+    if args.purge:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise SystemExit(f"maintenance: cannot remove {path}: {exc.strerror}") from None
+        print(f"Maintenance is OFF: removed {path}")
+        return 0
+    if running is None:  # pragma: no cover - handled above; keeps type checkers informed
+        return 0
+    still_ahead = tuple(w for w in running.windows if w.start > now)
+    # The file now records the real end; a passed expiry means "up" (and drives the
+    # "we're back" banner for ended_banner_for seconds).
+    ended = running.model_copy(update={"windows": still_ahead, "ended_at": now, "expires_at": now})
+    _write(path, ended)
+    print(f"Maintenance is OFF: ended at {_fmt(now)}; {path} records the end")
+    if still_ahead:
+        print(f"  {len(still_ahead)} upcoming window(s) kept")
     return 0
 
 
@@ -180,21 +342,61 @@ def _print_state(state: MaintenanceState) -> None:
         print(f"  update:  {_fmt(update.at)}: {update.text}")
 
 
+def _print_window(window: Window, now: datetime) -> None:
+    when = "active" if window.start <= now else "upcoming"
+    print(f"  window ({when}, {window.kind}): {window.timezone}")
+    print(f"    start:    {_fmt(window.start)}")
+    if window.end_earliest != window.end_latest:
+        print(f"    end:      {_fmt(window.end_earliest)} to {_fmt(window.end_latest)}")
+    else:
+        print(f"    end:      {_fmt(window.end_latest)}")
+    print(f"    announce: {_fmt(window.announce_at)}" + ("  (auto-end)" if window.auto_end else ""))
+    if window.reason:
+        print(f"    reason:   {window.reason}")
+    if window.affected:
+        print(f"    affected: {', '.join(window.affected)}")
+    if window.unaffected:
+        print(f"    still up: {', '.join(window.unaffected)}")
+
+
+_PHASE_TEXT = {
+    "on": "ON",
+    "active": "ON (a planned window has started)",
+    "announced": "OFF (a window is announced)",
+    "scheduled": "OFF (a window is scheduled)",
+    "ended": "OFF (ended recently)",
+    "idle": "OFF",
+}
+
+
 def _cmd_status(args: argparse.Namespace, path: Path) -> int:
+    now = _now()
     try:
-        state = FileFlag(path).read()
+        doc = FileFlag(path).read()
     except FlagError as exc:
         raise SystemExit(f"maintenance: {exc}") from None
+    found = evaluate(doc, now) if doc is not None else None
+    on = found is not None and found.on
     if args.json:
-        doc = {"on": state is not None, "file": str(path)}
-        if state is not None:
-            doc["state"] = state.model_dump(mode="json")
-        print(json.dumps(doc, indent=2))
-    elif state is None:
+        out: dict[str, Any] = {"on": on, "phase": found.phase if found else "idle"}
+        out["file"] = str(path)
+        if found is not None and found.state is not None:
+            out["state"] = found.state.model_dump(mode="json")
+        if doc is not None:
+            out["document"] = doc.model_dump(mode="json")
+        print(json.dumps(out, indent=2))
+        return 0
+    if doc is None or found is None:
         print(f"Maintenance is OFF (no flag file at {path})")
-    else:
-        print(f"Maintenance is ON: {path}")
-        _print_state(state)
+        return 0
+    print(f"Maintenance is {_PHASE_TEXT[found.phase]}: {path}")
+    if found.state is not None:
+        _print_state(found.state)
+    elif doc.ended_at is not None:
+        print(f"  ended:   {_fmt(doc.ended_at)}")
+    for window in sorted(doc.windows, key=lambda w: w.start):
+        if window.start > now or found.window == window:
+            _print_window(window, now)
     return 0
 
 
@@ -257,6 +459,12 @@ def build_parser(
     )
     on.add_argument("--kind", choices=["planned", "unplanned"], help="planned work or an incident")
     on.add_argument(
+        "--expires",
+        type=_duration_arg,
+        metavar="DURATION",
+        help="switch off by itself after this long (e.g. 2h), in case the deploy never does",
+    )
+    on.add_argument(
         "--allow",
         action="append",
         metavar="PATH",
@@ -264,7 +472,66 @@ def build_parser(
     )
     on.set_defaults(func=_cmd_on, parser=on)
 
-    off = sub.add_parser("off", parents=[file_opt], help="turn maintenance off")
+    update = sub.add_parser(
+        "update",
+        parents=[file_opt],
+        help="add a timestamped progress note (and optionally a new ETA) while on",
+        description="Add a progress update to the running maintenance, with no gap.",
+    )
+    update.add_argument("text", help="the update, e.g. 'Database migrated; restarting'")
+    update.add_argument("--eta", type=_eta_arg, metavar="WHEN", help="a new expected end")
+    update.set_defaults(func=_cmd_update, parser=update)
+
+    schedule = sub.add_parser(
+        "schedule",
+        parents=[file_opt],
+        help="plan a maintenance window (announced ahead, starts by itself)",
+        description="Add a planned window to the flag file. The site stays up, with a "
+        "banner from the announcement time, until the window starts; it then switches on "
+        "by itself. It ends with 'maintenance off' (or at the end with --auto-end).",
+    )
+    schedule.add_argument(
+        "--start", metavar="WHEN", help="a duration from now (2d), or an ISO time (read in --tz)"
+    )
+    schedule.add_argument(
+        "--end",
+        metavar="WHEN",
+        help="an ISO time, a duration from the start (4h), or a range of either (3h..5h)",
+    )
+    schedule.add_argument(
+        "--tz", type=_zone_arg, default="UTC", help="IANA zone for times and the banner"
+    )
+    schedule.add_argument("--reason", help="what will happen and why")
+    schedule.add_argument("--message", help="a further sentence for visitors")
+    schedule.add_argument("--kind", choices=["planned", "unplanned"], help="default: planned")
+    schedule.add_argument(
+        "--affected", action="append", metavar="PART", help="what will be down (repeatable)"
+    )
+    schedule.add_argument(
+        "--unaffected", action="append", metavar="PART", help="what keeps working (repeatable)"
+    )
+    schedule.add_argument(
+        "--announce",
+        type=_duration_arg,
+        metavar="DURATION",
+        help="show the banner this long before the start (default: 48h)",
+    )
+    schedule.add_argument(
+        "--auto-end", action="store_true", help="switch off by itself at the (latest) end"
+    )
+    schedule.add_argument(
+        "--clear", action="store_true", help="remove every window that has not started"
+    )
+    schedule.set_defaults(func=_cmd_schedule, parser=schedule)
+
+    off = sub.add_parser(
+        "off",
+        parents=[file_opt],
+        help="turn maintenance off (the file records the end; upcoming windows stay)",
+    )
+    off.add_argument(
+        "--purge", action="store_true", help="delete the flag file instead, windows and all"
+    )
     off.set_defaults(func=_cmd_off)
 
     status = sub.add_parser("status", parents=[file_opt], help="show whether maintenance is on")
@@ -283,6 +550,10 @@ def build_parser(
     demo.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
     demo.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     demo.set_defaults(func=_cmd_demo)
+
+    from .preview import add_parser as add_preview
+
+    add_preview(sub, _port)
     return parser
 
 
@@ -308,7 +579,11 @@ def main(
             args.allow = [check_allow_entry(entry) for entry in args.allow]
         except ValueError as exc:
             args.parser.error(f"--allow: {exc}")
-    result: int = args.func(args, path)
+    try:
+        result: int = args.func(args, path)
+    except BrokenPipeError:  # e.g. `maintenance status | head`: the reader left, that's fine
+        sys.stderr.close()
+        return 0
     return result
 
 

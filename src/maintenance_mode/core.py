@@ -70,6 +70,8 @@ def maintenance_exempt(view: _View) -> _View:
 logger = logging.getLogger("maintenance_mode")
 
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+#: A Cookie header longer than this is not parsed for the bypass cookie (servers cap ~8 KiB).
+_MAX_COOKIE_HEADER: Final = 16 * 1024
 #: Characters left as they are when a mount path goes into Location and a cookie Path.
 _PATH_SAFE: Final = "/!$&'()*+,=:@-._~"
 
@@ -118,6 +120,8 @@ class RequestInfo:
     cookie: str | None = None
     token: str | None = None
     scheme: str = "http"
+    #: Picks the page's language (``Accept-Language``), only when the 503 is sent.
+    accept_language: str | None = None
 
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any], settings: Settings) -> RequestInfo:
@@ -132,6 +136,7 @@ class RequestInfo:
             cookie=environ.get("HTTP_COOKIE"),
             token=environ.get(_wsgi_header_key(settings.bypass_header)),
             scheme=environ.get("wsgi.url_scheme", "http"),
+            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
         )
 
     @classmethod
@@ -139,12 +144,14 @@ class RequestInfo:
         """Read an ASGI HTTP or WebSocket scope (``path`` minus ``root_path``)."""
         wanted = settings.bypass_header.lower().encode("latin-1")
         forwarded: list[str] = []
-        accept = cookie = token = None
+        accept = cookie = token = accept_language = None
         for name, value in scope.get("headers", ()):
             if name == b"x-forwarded-for":
                 forwarded.append(value.decode("latin-1"))
             elif name == b"accept":
                 accept = value.decode("latin-1")
+            elif name == b"accept-language":
+                accept_language = value.decode("latin-1")
             elif name == b"cookie":
                 cookie = (
                     value.decode("latin-1")
@@ -166,6 +173,7 @@ class RequestInfo:
             cookie=cookie,
             token=token,
             scheme=scope.get("scheme", "http"),
+            accept_language=accept_language,
         )
 
 
@@ -212,8 +220,9 @@ class Snapshot:
     #: Every document the sources returned (the status endpoint lists their windows).
     docs: tuple[MaintenanceState, ...] = ()
     _decisions: dict[str, Decision] = field(default_factory=dict)
-    _pages: dict[tuple[Variant, bool], Page] = field(default_factory=dict)
-    _responses: dict[Variant, tuple[tuple[int, bool], Response, Response]] = field(
+    #: Rendered bodies per (variant, overrun, locale); assembled responses per (variant, locale).
+    _pages: dict[tuple[Variant, bool, str], Page] = field(default_factory=dict)
+    _responses: dict[tuple[Variant, str], tuple[tuple[int, bool], Response, Response]] = field(
         default_factory=dict
     )
 
@@ -369,6 +378,15 @@ class Maintenance:
                 docs=docs,
             )
         self._snapshot = new
+        started = new.state.started_at if new.on and new.state is not None else None
+        if started is not None and now - started >= timedelta(seconds=self.settings.warn_after):
+            self._warn_once(
+                "warn_after",
+                "maintenance has served 503s since %s (over warn_after=%ss); search engines "
+                "drop pages after a day or two of 503s",
+                started.isoformat(),
+                self.settings.warn_after,
+            )
         # While it is off with nothing to announce, adapters may skip the engine entirely.
         self.off_until = self._next_check if not new.on and new.banner is None else 0.0
         if new is not current:
@@ -398,7 +416,8 @@ class Maintenance:
         with_banner = [found for found in evaluations if found.banner is not None]
         if with_banner:
             return with_banner[0]
-        return next((found for found in evaluations if found.phase != "idle"), _IDLE)
+        waiting = (found for found in evaluations if not found.on and found.phase != "idle")
+        return next(waiting, _IDLE)
 
     def _transition(self, old: Snapshot, new: Snapshot, now: datetime, first: bool) -> None:
         """Log expiry and long outages; tell the on_change hooks (not for the first check)."""
@@ -423,8 +442,11 @@ class Maintenance:
             events.append(Event("updated", now, new.state, new.window))
         if new.phase == "announced" and old.phase != "announced":
             events.append(Event("announced", now, state, new.window))
-        if not first:
-            fire(self.settings.on_change, events)
+        if not first and events:
+            try:
+                fire(self.settings.on_change, events)
+            except Exception:  # e.g. no thread could start: a hook must never reach a request
+                logger.exception("on_change hooks could not be started")
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
         """Log a warning at most once an hour per key (these describe lasting situations)."""
@@ -470,12 +492,21 @@ class Maintenance:
         if self._secret is not None:
             if request.token is not None and token_matches(self._secret, request.token):
                 return BYPASS
-            if request.cookie:
-                value = parse_cookie(request.cookie).get(s.bypass_cookie_name)
+            if request.cookie and len(request.cookie) <= _MAX_COOKIE_HEADER:
+                try:
+                    value = parse_cookie(request.cookie).get(s.bypass_cookie_name)
+                except ValueError:  # not UTF-8 (werkzeug decodes strictly): no bypass
+                    value = None
                 if value and verify_cookie(self._secret, value):
                     return BYPASS
         return Decision(
-            "respond", self.response(snapshot, negotiate(request.accept), request.method == "HEAD")
+            "respond",
+            self.response(
+                snapshot,
+                negotiate(request.accept),
+                request.method == "HEAD",
+                accept_language=request.accept_language,
+            ),
         )
 
     def _with_banner(self, snapshot: Snapshot, banner: Banner) -> Decision:
@@ -528,11 +559,18 @@ class Maintenance:
         seconds = math.ceil((eta - (now or self._clock())).total_seconds())
         return max(s.retry_after_min, min(seconds, s.retry_after_max))
 
-    def response(self, snapshot: Snapshot, variant: Variant, head: bool = False) -> Response:
-        """The 503 for one variant (its HEAD form when ``head``).
+    def response(
+        self,
+        snapshot: Snapshot,
+        variant: Variant,
+        head: bool = False,
+        *,
+        accept_language: str | None = None,
+    ) -> Response:
+        """The 503 for one variant (its HEAD form when ``head``), in the negotiated language.
 
-        Bodies are rendered once per state (and once more when the latest ETA
-        passes, for the "taking longer" copy); per request only Retry-After may
+        Bodies are rendered once per state and locale (and once more when the latest
+        ETA passes, for the "taking longer" copy); per request only Retry-After may
         change, and the assembled response is reused while it does not.
         """
         state = snapshot.state or MaintenanceState()
@@ -540,17 +578,18 @@ class Maintenance:
         retry = self.retry_after(state, now)
         eta_latest = state.eta_latest
         overrun = eta_latest is not None and now > eta_latest
-        cached = snapshot._responses.get(variant)
+        locale = self._renderer.negotiate_locale(accept_language)
+        cached = snapshot._responses.get((variant, locale))
         if cached is not None and cached[0] == (retry, overrun):
             return cached[2] if head else cached[1]
-        page = snapshot._pages.get((variant, overrun))
+        page = snapshot._pages.get((variant, overrun, locale))
         if page is None:
-            page = snapshot._pages[variant, overrun] = self._renderer.page(
-                variant, state, overrun=overrun
+            page = snapshot._pages[variant, overrun, locale] = self._renderer.page(
+                variant, state, overrun=overrun, locale=locale, retry_after=retry
             )
         response = assemble(page, retry)
         head_response = response.without_body()
-        snapshot._responses[variant] = ((retry, overrun), response, head_response)
+        snapshot._responses[variant, locale] = ((retry, overrun), response, head_response)
         return head_response if head else response
 
     def _bypass_redirect(self, request: RequestInfo, secret: bytes) -> Response:

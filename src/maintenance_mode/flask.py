@@ -35,12 +35,14 @@ try:
     from flask import Flask, current_app, request
     from flask import Response as FlaskResponse
     from flask.cli import with_appcontext
+    from markupsafe import Markup
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
         'maintenance_mode.flask needs Flask: pip install "maintenance-mode[flask]"'
     ) from exc
 
 from . import cli
+from .banner import injectable, insert
 from .core import Decision, Maintenance, RequestInfo, Snapshot, maintenance_exempt
 from .render import Response
 from .settings import Options
@@ -87,14 +89,16 @@ class MaintenanceMode:
         """Build the app's engine from its config and register the hooks and the command."""
         engine = Maintenance(**_options(app, self.options))
         app.extensions[EXTENSION_KEY] = engine
+        # {{ maintenance_banner() }}: the banner inside the app's own layout.
+        app.jinja_env.globals["maintenance_banner"] = lambda: Markup(engine.banner_html())  # noqa: S704
 
         def before_request() -> ResponseReturnValue | None:
-            if monotonic() < engine.off_until:  # known to be off: the whole cost while off
+            if (
+                monotonic() < engine.off_until  # known to be off: the whole cost while off
+                and request.path != engine.status_path
+            ):
                 return None
-            snapshot = engine.poll()
-            if not snapshot.on:
-                return None
-            return _check(app, engine, snapshot)
+            return _check(app, engine, engine.poll())
 
         def after_request(response: FlaskResponse) -> FlaskResponse:
             if monotonic() < engine.off_until and _MARK not in response.__dict__:
@@ -166,10 +170,10 @@ def _check(app: Flask, engine: Maintenance, snapshot: Snapshot) -> FlaskResponse
         decision = engine.decide_view(
             decision, view=view, view_name=endpoint, is_static=_is_static(app, endpoint, view)
         )
-    if decision.action == "pass":
+    if decision.action == "pass" and not decision.banner:
         return None
     environ[_ENVIRON_KEY] = decision  # for the after_request hook
-    if decision.action == "bypass" or decision.response is None:
+    if decision.action != "respond" or decision.response is None:
         return None  # the real view runs
     return _to_flask(app, decision.response)
 
@@ -181,9 +185,23 @@ def _finish(
         # The app's after_request hooks have run on the 503 (or the bypass redirect):
         # send the core's response as it is.
         return _to_flask(app, decision.response)
+    if decision.action == "pass":  # with a banner for the page
+        if decision.banner and not response.is_streamed and not response.direct_passthrough:
+            _inject(response, decision.banner)
+        return response
     if engine.bypass_no_store:
         response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _inject(response: FlaskResponse, banner: bytes) -> None:
+    """Put the banner into a complete text/html page (see maintenance_mode.banner)."""
+    body = response.get_data()
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    if injectable(response.status_code, headers, request.method) is None:
+        return
+    response.set_data(insert(body, banner) or body + banner)
 
 
 def _to_flask(app: Flask, response: Response) -> FlaskResponse:

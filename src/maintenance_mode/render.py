@@ -1,27 +1,44 @@
-"""Turn a maintenance state into the bytes of a 503, in each negotiated form.
+"""Turn a maintenance state into the bytes of a 503, in each negotiated form and language.
 
 Pages are rendered by Jinja2 (autoescaped; operator text is data, never a
-template) once per state and retry value, then reused; per blocked request the
-only work is picking a cached response.
+template) once per state, form and locale, then reused; per blocked request the
+only work is picking a cached response. The page's inline script is allowed by
+a ``'sha256-…'`` source in its Content-Security-Policy, computed from the
+rendered body, so the CSP stays strict (``default-src 'none'``). Only scripts
+the templates mark with the ``inline_script`` filter are hashed: a script that
+reaches the body any other way (operator text a template printed with
+``|safe``) stays blocked.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
+import math
+import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.bccache
+import jinja2.runtime
+from babel import Locale
+from markupsafe import Markup
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from .settings import Settings
-from .state import ETARange, MaintenanceState, ProgressUpdate
+from . import i18n
+from .settings import Brand, Settings
+from .state import ETARange, MaintenanceState, ProgressUpdate, Window
 
 __all__ = ["Renderer", "Response", "Variant", "default_template_dir", "negotiate"]
 
@@ -42,10 +59,12 @@ _CONTENT_TYPE: Final[dict[Variant, str]] = {
     "text": "text/plain; charset=utf-8",
 }
 #: Tight by default: the page needs nothing but its own inline CSS and same-site images.
+#: HTML pages with inline scripts add ``script-src 'sha256-…'`` and ``connect-src 'self'``.
 CSP: Final = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
 _MAX_ACCEPT = 1024
 
 
@@ -127,10 +146,10 @@ class Page:
     headers: tuple[tuple[str, str], ...]
 
 
-def _sample_state() -> MaintenanceState:
+def _sample_state(kind: Literal["planned", "unplanned"] = "unplanned") -> MaintenanceState:
     now = datetime.now(UTC)
     return MaintenanceState(
-        kind="unplanned",
+        kind=kind,
         reason="Sample reason",
         message="Sample message",
         started_at=now - timedelta(hours=1),
@@ -139,11 +158,146 @@ def _sample_state() -> MaintenanceState:
     )
 
 
+def _active_window(state: MaintenanceState) -> Window | None:
+    """The planned window this state was made from (its start and end), if any."""
+    for window in state.windows:
+        if window.start == state.started_at and window.end == state.eta:
+            return window
+    return None
+
+
+def _luminance(color: str) -> float:
+    hexa = color.lstrip("#")
+    if len(hexa) == 3:
+        hexa = "".join(ch * 2 for ch in hexa)
+    channels = [int(hexa[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    """The WCAG 2.1 contrast ratio of two hex colours (1 to 21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+#: The card colours of the default stylesheet (light, dark): brand colours are checked on them.
+CARD: Final = ("#ffffff", "#1a1f27")
+
+
+def _check_brand(brand: Brand) -> None:
+    """Warn (once, at start-up) about brand colours too faint to read (WCAG AA: 4.5:1)."""
+    for name, color, card in (
+        ("accent", brand.accent, CARD[0]),
+        ("accent_dark", brand.accent_dark, CARD[1]),
+    ):
+        ratio = contrast(color, card)
+        if ratio < 4.5:
+            logger.warning(
+                "brand.%s %s has a contrast of %.1f:1 on the page's card (%s); links in that "
+                "colour are hard to read (WCAG AA needs 4.5:1)",
+                name,
+                color,
+                ratio,
+                card,
+            )
+
+
+@jinja2.pass_context
+def _inline_script(context: jinja2.runtime.Context, code: str) -> str:
+    """The ``inline_script`` filter: lets the CSP allow this script (by its hash)."""
+    registry = context.get("_inline_scripts")
+    if isinstance(registry, list):
+        registry.append(str(code))
+    return code
+
+
+def _origin(url: str | None) -> str | None:
+    """The https origin of a logo or favicon on another host, for img-src."""
+    if not url or not url.lower().startswith("https://"):
+        return None
+    parts = urlsplit(url)
+    return f"https://{parts.netloc}" if parts.netloc else None
+
+
+def csp_for(body: str, img_origins: tuple[str, ...] = (), allowed: Collection[str] = ()) -> str:
+    """The page's Content-Security-Policy: hashes for its own inline scripts, nothing else.
+
+    A ``<script>`` element of ``body`` gets a ``'sha256-…'`` source only when its
+    whole text is one of ``allowed`` (what the templates passed through the
+    ``inline_script`` filter) and it has no ``src``.
+    """
+    hashes = []
+    wanted = set(allowed)
+    for attrs, code in _SCRIPT.findall(body):
+        if "src" in attrs.lower() or code not in wanted:
+            continue  # external, or not the templates' own: stays blocked
+        digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode()
+        hashes.append(f"'sha256-{digest}'")
+    parts = ["default-src 'none'"]
+    if hashes:
+        parts += [f"script-src {' '.join(dict.fromkeys(hashes))}", "connect-src 'self'"]
+    parts += [
+        "style-src 'self' 'unsafe-inline'",
+        " ".join(("img-src 'self' data:", *img_origins)),
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+    return "; ".join(parts)
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates shared by every Renderer in the process (keyed by file and source).
+
+    Each middleware instance builds its own Environment; without this, each would
+    compile the same templates again (tens of milliseconds each).
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self._store: dict[str, bytes] = {}
+        self._limit = limit
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if len(self._store) >= self._limit:
+            self._store.clear()
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED: Final = _CompiledTemplates()
+
+
 class Renderer:
-    """Loads the templates once and renders 503 bodies; template mistakes surface at start-up."""
+    """Loads the templates and catalogs once and renders 503 bodies.
+
+    Template and catalog mistakes surface at start-up as ``ValueError``.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        try:
+            self.catalogs = i18n.load_catalogs(
+                default=settings.default_locale,
+                locale_dir=settings.locale_dir,
+                only=settings.locales,
+            )
+        except ValueError as exc:
+            raise ValueError(f"maintenance-mode: option 'locales'/'locale_dir': {exc}") from None
+        self.text_locale = self.catalogs.default
+        self.zones = tuple(ZoneInfo(name) for name in settings.time_zones)
+        self.img_origins = tuple(
+            dict.fromkeys(
+                o
+                for o in (_origin(settings.brand.logo_url), _origin(settings.brand.favicon_url))
+                if o
+            )
+        )
+        _check_brand(settings.brand)
         default = jinja2.FileSystemLoader(default_template_dir())
         loaders: list[jinja2.BaseLoader] = []
         if settings.template_dir is not None:
@@ -156,17 +310,24 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,
+            extensions=["jinja2.ext.i18n"],
+            bytecode_cache=_COMPILED,
         )
+        self.env.policies["ext.i18n.trimmed"] = True
+        # English until a render passes its own locale's gettext (banner.html uses these).
+        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         self.env.filters["datetime"] = format_datetime
         self.env.filters["isoformat"] = _isoformat
+        self.env.filters["inline_script"] = _inline_script
         try:
             self.html = self.env.get_template("maintenance.html")
             self.text = self.env.get_template("maintenance.txt")
             # A sample render finds errors in extended or included templates too.
-            sample = _sample_state()
-            for template in (self.html, self.text):
-                for overrun in (False, True):
-                    template.render(self.context(sample, overrun=overrun))
+            for kind in ("unplanned", "planned"):
+                sample = _sample_state(kind)
+                for template in (self.html, self.text):
+                    for overrun in (False, True):
+                        template.render(self.context(sample, overrun=overrun))
         except jinja2.TemplateSyntaxError as exc:
             where = exc.filename or exc.name
             raise ValueError(
@@ -184,35 +345,112 @@ class Renderer:
                 f"{type(exc).__name__}: {exc}"
             ) from None
 
-    def context(self, state: MaintenanceState, *, overrun: bool) -> dict[str, Any]:
+    @property
+    def locales(self) -> tuple[str, ...]:
+        """The locales pages are offered in (the default first is not implied)."""
+        return self.catalogs.available
+
+    def negotiate_locale(self, accept_language: str | None) -> str:
+        """The locale for an ``Accept-Language`` header (cached; the default for junk)."""
+        return self.catalogs.negotiate(accept_language)
+
+    def _zones(self, window: Window | None) -> tuple[ZoneInfo, ...]:
+        zones = self.zones
+        if window is not None and window.timezone not in {z.key for z in zones}:
+            zones = (*zones, ZoneInfo(window.timezone))
+        return zones or (ZoneInfo("UTC"),)
+
+    def refresh_seconds(self, retry_after: int | None) -> int:
+        """The no-JS ``<meta http-equiv="refresh">`` delay: Retry-After within the poll bounds."""
+        s = self.settings
+        wanted = s.retry_after_default if retry_after is None else retry_after
+        return math.ceil(max(s.poll_interval, min(float(wanted), s.poll_max_interval)))
+
+    def context(
+        self,
+        state: MaintenanceState,
+        *,
+        overrun: bool,
+        locale: str | None = None,
+        retry_after: int | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
         """Everything a template gets (documented in docs/templates.md)."""
         s = self.settings
+        locale = locale or self.catalogs.default
+        translations = self.catalogs.translations[locale]
+        now = now or datetime.now(UTC)
+        window = _active_window(state)
+        zones = self._zones(window)
+        fmt = i18n.Formatter(locale, zones, translations, now=now)
         updates = sorted(state.updates, key=lambda u: u.at, reverse=True)
+        started, earliest, latest = state.started_at, state.eta_earliest, state.eta_latest
+        duration = None
+        if (
+            started is not None
+            and earliest is not None
+            and latest is not None
+            and earliest > started
+        ):
+            duration = fmt.duration(earliest - started, latest - started)
+        text_lang = i18n.language_tag(self.text_locale)
         return {
+            **i18n.jinja_gettext(translations),
             "site_name": s.site_name,
+            "brand": s.brand,
+            "tone": s.tone,
             "state": state,
             "kind": state.kind,
             "reason": state.reason,
             "message": state.message,
-            "started_at": state.started_at,
+            "started_at": started,
             "eta": state.eta,
-            "eta_earliest": state.eta_earliest,
-            "eta_latest": state.eta_latest,
-            "eta_is_range": state.eta_earliest != state.eta_latest,
+            "eta_earliest": earliest,
+            "eta_latest": latest,
+            "eta_is_range": earliest != latest,
             "overrun": overrun,
+            "duration": duration,
             "updates": updates,
+            "window": window,
+            "affected": window.affected if window is not None else (),
+            "unaffected": window.unaffected if window is not None else (),
             "contacts": s.contacts,
             "links": list(s.links.items()),
             "status": 503,
+            "locale": locale,
+            "lang": i18n.language_tag(locale),
+            "text_direction": Locale.parse(locale).text_direction,
+            "text_lang": None if text_lang == i18n.language_tag(locale) else text_lang,
+            "text_lang_attr": Markup("")
+            if text_lang == i18n.language_tag(locale)
+            else Markup(' lang="{}"').format(text_lang),
+            "time_zones": zones,
+            "zone_names": i18n.zone_keys(zones),
+            "format_moment": fmt.moment,
+            "format_span": fmt.span,
+            "format_short": fmt.short,
+            "format_duration": fmt.duration,
+            "refresh_seconds": self.refresh_seconds(retry_after),
+            "poll_interval": s.poll_interval,
+            "poll_max_interval": s.poll_max_interval,
+            "_inline_scripts": [],
         }
 
-    def problem(self, state: MaintenanceState, *, overrun: bool) -> dict[str, Any]:
+    def problem(
+        self, state: MaintenanceState, *, overrun: bool, locale: str | None = None
+    ) -> dict[str, Any]:
         """The RFC 9457 problem document, with the page's facts as extension members.
 
+        Field names and values are machine-stable (English, ISO 8601 UTC); only the
+        default ``detail`` sentence follows the negotiated locale.
         ``retry_after`` is added per request (see :class:`Page`).
         """
         s = self.settings
-        detail = state.reason or state.message or "The service is down for maintenance."
+        translations = self.catalogs.translations[locale or self.catalogs.default]
+        detail = state.reason or state.message or translations.gettext(i18n.DEFAULT_DETAIL)
+        contacts = s.contacts.model_dump(exclude_none=True)
+        if not contacts.get("social"):
+            contacts.pop("social", None)
         return {
             "type": "about:blank",
             "title": "Service Unavailable",
@@ -233,39 +471,56 @@ class Renderer:
                 {"at": _isoformat(u.at), "text": u.text}
                 for u in sorted(state.updates, key=lambda u: u.at, reverse=True)
             ],
-            "contacts": s.contacts.model_dump(exclude_none=True),
+            "contacts": contacts,
             "links": [{"label": label, "href": href} for label, href in s.links.items()],
         }
 
-    def page(self, variant: Variant, state: MaintenanceState, *, overrun: bool) -> Page:
-        """Render one form of the 503 (once per state; the engine caches it).
+    def page(
+        self,
+        variant: Variant,
+        state: MaintenanceState,
+        *,
+        overrun: bool,
+        locale: str | None = None,
+        retry_after: int | None = None,
+    ) -> Page:
+        """Render one form of the 503 in one locale (once per state; the engine caches it).
 
         A template that fails at render time is logged and replaced by plain text:
         a designer's mistake must never turn the 503 into a 500.
         """
+        locale = locale or self.catalogs.default
+        language = i18n.language_tag(locale)
         if variant == "json":
-            doc = self.problem(state, overrun=overrun)
+            doc = self.problem(state, overrun=overrun, locale=locale)
             data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-            return Page(variant, data.encode("utf-8"), _headers(_CONTENT_TYPE["json"]))
+            return Page(variant, data.encode("utf-8"), _headers(_CONTENT_TYPE["json"], language))
         template = self.html if variant == "html" else self.text
         try:
-            text = template.render(self.context(state, overrun=overrun))
+            context = self.context(state, overrun=overrun, locale=locale, retry_after=retry_after)
+            text = template.render(context)
         except Exception:
             logger.exception("template %s failed to render; sent plain text", template.name)
-            text, variant = _fallback_text(state), "text"
+            text, variant, language = _fallback_text(state), "text", "en"
+            context = {}
         if variant == "text" and not text.endswith("\n"):
             text += "\n"
-        return Page(variant, text.encode("utf-8"), _headers(_CONTENT_TYPE[variant]))
+        scripts = context.get("_inline_scripts", ())
+        csp = csp_for(text, self.img_origins, scripts) if variant == "html" else CSP
+        return Page(variant, text.encode("utf-8"), _headers(_CONTENT_TYPE[variant], language, csp))
 
 
-def _headers(content_type: str) -> tuple[tuple[str, str], ...]:
+def _headers(
+    content_type: str, language: str = "en", csp: str = CSP
+) -> tuple[tuple[str, str], ...]:
     return (
         ("Content-Type", content_type),
         ("Cache-Control", "no-store"),
         ("Vary", "Accept, Accept-Language"),
         ("X-Content-Type-Options", "nosniff"),
-        ("Content-Security-Policy", CSP),
+        ("Content-Security-Policy", csp),
         ("Referrer-Policy", "no-referrer"),
+        ("Content-Language", language),
     )
 
 

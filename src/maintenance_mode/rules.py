@@ -37,9 +37,10 @@ __all__ = [
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 # Anything in a path that routers, proxies and browsers may read differently.
-_AMBIGUOUS = re.compile(r"[\x00-\x1f\x7f\\\ufffd]|//|(?:^|/)\.\.?(?:/|$)")
+_AMBIGUOUS = re.compile(r"[\x00-\x1f\x7f-\x9f\\\ufffd]|//|(?:^|/)\.\.?(?:/|$)")
 _RAW_AMBIGUOUS = re.compile(rb"%(?:2[fFeE]|5[cC]|00)")
 
 
@@ -167,12 +168,21 @@ class Networks:
         networks: list[IPNetwork] = []
         for entry in entries:
             try:
-                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+                network = ipaddress.ip_network(entry.strip(), strict=False)
             except ValueError:
                 raise ValueError(
                     f"{entry!r} is not an IP address or CIDR network (e.g. '10.0.0.0/8', '::1')"
                 ) from None
+            networks.append(self._unmapped(network))
         self._networks = tuple(networks)
+
+    @staticmethod
+    def _unmapped(network: IPNetwork) -> IPNetwork:
+        """``::ffff:10.0.0.0/104`` is ``10.0.0.0/8``: clients are compared unwrapped too."""
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+            base = int(network.network_address) & 0xFFFFFFFF
+            return ipaddress.IPv4Network((base, network.prefixlen - 96))
+        return network
 
     def __bool__(self) -> bool:
         return bool(self._networks)

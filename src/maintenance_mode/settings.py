@@ -13,7 +13,8 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, Self, TypedDict
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from .rules import Networks, check_allow_entry
@@ -30,6 +32,7 @@ from .state import MaintenanceState
 
 __all__ = [
     "DEFAULT_FLAG_FILE",
+    "Brand",
     "Contacts",
     "FlagSpec",
     "OnError",
@@ -43,7 +46,8 @@ DEFAULT_FLAG_FILE = "maintenance.json"
 
 OnError = Literal["last_known", "maintenance", "serve"]
 
-_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+#: At least 22 characters of a 66-symbol alphabet: over 128 bits, as in 16 random bytes.
+_SECRET = re.compile(r"[A-Za-z0-9._~-]{22,256}")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _VIEW_NAME = re.compile(r"[\w.:-]{1,200}(?<![.:])|[\w.:-]{1,200}[.:]\*")
@@ -90,6 +94,75 @@ class Contacts(BaseModel):
     emergency_phone: Annotated[str, Field(pattern=r"^\+?[0-9 ().-]{3,32}$")] | None = None
     form: Href | None = None
     status_page: Href | None = None
+    #: Social or community links, label to https: link ("Mastodon": "https://...").
+    social: Mapping[Annotated[str, Field(min_length=1, max_length=100)], Href] = {}
+
+
+_DATA_IMAGE = re.compile(
+    r"data:image/(?:png|jpeg|gif|webp|avif|svg\+xml)(?:;[\w.+-]+=[\w.+-]+)*(?:;base64)?,"
+    r"[A-Za-z0-9+/=%._~!$&'()*,;:@?-]*"
+)
+_MAX_DATA_IMAGE = 64 * 1024
+
+
+def image_href(value: str) -> str:
+    """A logo or favicon: https:, a path on this site, or a data: image URI (at most 64 KiB)."""
+    text = value.strip()
+    if text[:5].lower() == "data:":
+        if len(text) > _MAX_DATA_IMAGE:
+            raise ValueError(f"data: URI is longer than {_MAX_DATA_IMAGE} characters")
+        if not _DATA_IMAGE.fullmatch(text):
+            raise ValueError(
+                f"{value[:40]!r}... is not a data: image URI "
+                "(data:image/png|jpeg|gif|webp|avif|svg+xml, base64 or percent-encoded)"
+            )
+        return text
+    if text.lower().startswith(("mailto:", "tel:")):
+        raise ValueError(f"image {value!r} must be 'https://...', '/path' or 'data:image/...'")
+    try:
+        return safe_href(text)
+    except ValueError:
+        raise ValueError(
+            f"image {value!r} must be 'https://...', '/path' or 'data:image/...'"
+        ) from None
+
+
+def _color(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value.strip()):
+        raise ValueError(f"{value!r} is not a hex colour like '#2456c7' or '#fff'")
+    return value.strip() if isinstance(value, str) else value
+
+
+def _font(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(r"""[\w ,'"-]{1,300}""", value):
+        raise ValueError(
+            f"{value!r:.60} is not a font stack: font names, quotes, commas and hyphens only, "
+            "e.g. 'Inter, system-ui, sans-serif'"
+        )
+    return value
+
+
+ImageHref = Annotated[str, BeforeValidator(lambda v: image_href(v) if isinstance(v, str) else v)]
+Color = Annotated[str, BeforeValidator(_color)]
+Font = Annotated[str, BeforeValidator(_font)]
+Tone = Literal["friendly", "neutral"]
+
+
+class Brand(BaseModel):
+    """How the page looks like the company's own site; the name is ``site_name``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    logo_url: ImageHref | None = None
+    #: The logo's text alternative; defaults to ``site_name``.
+    logo_alt: Annotated[str, Field(max_length=200)] | None = None
+    logo_height: Annotated[int, Field(ge=16, le=160)] = 40
+    favicon_url: ImageHref | None = None
+    accent: Color = "#2456c7"
+    accent_dark: Color = "#9bb8ff"
+    background: Color = "#f3f4f7"
+    background_dark: Color = "#111419"
+    font: Font = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 
 
 #: A transition callback: ``hook(event)`` (see maintenance_mode.hooks.Event).
@@ -136,6 +209,14 @@ class Options(TypedDict, total=False):
     site_name: str
     contacts: Contacts | Mapping[str, str]
     links: Mapping[str, str]
+    brand: Brand | Mapping[str, Any]
+    tone: Tone
+    time_zones: str | Sequence[str]
+    default_locale: str
+    locales: str | Sequence[str]
+    locale_dir: str | os.PathLike[str] | None
+    poll_interval: float
+    poll_max_interval: float
     status_path: str | None
     banner: bool
     read_only_banner: bool
@@ -180,9 +261,17 @@ class Settings(BaseModel):
     site_name: Annotated[str, Field(max_length=200)] = ""
     contacts: Contacts = Contacts()
     links: Mapping[Annotated[str, Field(min_length=1, max_length=200)], Href] = {}
+    brand: Brand = Brand()
+    tone: Tone = "friendly"
+    time_zones: Words = ()
+    default_locale: str = "en"
+    locales: Words = ()
+    locale_dir: Path | None = None
+    poll_interval: Annotated[float, Field(ge=1, le=3600)] = 10.0
+    poll_max_interval: Annotated[float, Field(ge=1, le=24 * 3600)] = 120.0
     status_path: str | None = "/__maintenance__/status"
     banner: bool = True
-    read_only_banner: bool = True
+    read_only_banner: bool = False
     ended_banner_for: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 0
     ended_message: Annotated[str, Field(max_length=1000)] | None = None
     feedback_url: Href | None = None
@@ -244,7 +333,7 @@ class Settings(BaseModel):
             return None  # unset or empty: no secret bypass at all
         if not _SECRET.fullmatch(value):
             raise ValueError(
-                "must be 16 to 256 characters from A-Z a-z 0-9 . _ ~ - "
+                "must be 22 to 256 characters from A-Z a-z 0-9 . _ ~ - (128 bits or more) "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
             )
         return value
@@ -271,12 +360,33 @@ class Settings(BaseModel):
             raise ValueError(f"{value!r} must be a path ending in '/', like '/__maintenance__/'")
         return entry
 
-    @field_validator("template_dir")
+    @field_validator("template_dir", "locale_dir")
     @classmethod
     def _template_dir(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_dir():
             raise ValueError(f"{str(value)!r} is not a directory")
         return value
+
+    @field_validator("time_zones")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"{name!r} is not an IANA time zone (e.g. 'Europe/Paris', 'America/New_York')"
+                ) from None
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _poll(self) -> Self:
+        if self.poll_max_interval < self.poll_interval:
+            raise ValueError(
+                f"poll_max_interval ({self.poll_max_interval:g}) must not be below "
+                f"poll_interval ({self.poll_interval:g})"
+            )
+        return self
 
     @property
     def secret_bytes(self) -> bytes | None:
@@ -298,7 +408,9 @@ def _explain(error: ValidationError) -> str:
         name = ".".join(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            known = list((Contacts if loc[0] == "contacts" else Settings).model_fields)
+            nested: dict[str, type[BaseModel]] = {"contacts": Contacts, "brand": Brand}
+            model = nested.get(loc[0], Settings)
+            known = list(model.model_fields)
             close = difflib.get_close_matches(loc[-1], known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
             messages.append(f"unknown option {name!r}; {hint}")

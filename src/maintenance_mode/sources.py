@@ -9,11 +9,13 @@ the engine, never per request.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import inspect
 import logging
 import os
 import stat
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -219,6 +221,7 @@ class CallableFlag(FlagSource):
             type(func).__call__  # objects with an async __call__
         )
         self.blocking = not self.is_async  # unknown code: keep it off the event loop
+        self._pending: concurrent.futures.Future[object] | None = None
 
     def describe(self) -> str:
         return f"callable {getattr(self.func, '__qualname__', repr(self.func))}"
@@ -243,8 +246,36 @@ class CallableFlag(FlagSource):
         except Exception as exc:
             raise FlagError(f"flag {self.describe()} raised {type(exc).__name__}: {exc}") from exc
 
+    def _call_bounded(self) -> object:
+        """The sync function in a helper thread, waited for at most ``timeout`` seconds.
+
+        A thread cannot be cancelled, so a hung call keeps its thread; until it
+        returns, later checks fail at once (on_error applies) instead of piling up.
+        """
+        pending = self._pending
+        if pending is not None and not pending.done():
+            raise FlagError(
+                f"flag {self.describe()} is still running from an earlier check "
+                f"(over {self.timeout}s)"
+            )
+        future: concurrent.futures.Future[object] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self._call())
+            except BaseException as exc:  # handed to the waiting request thread
+                future.set_exception(exc)
+
+        self._pending = future
+        threading.Thread(target=run, name="maintenance-mode-flag", daemon=True).start()
+        try:
+            return future.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            raise FlagError(f"flag {self.describe()} timed out after {self.timeout}s") from None
+
     def read(self) -> MaintenanceState | None:
-        value = self._call()
+        """Under WSGI: sync functions run off the request thread with the timeout."""
+        value = self._call() if self.is_async else self._call_bounded()
         if inspect.isawaitable(value):
             awaitable = value
 

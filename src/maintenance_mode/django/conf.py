@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from maintenance_mode.core import build_sources
+from maintenance_mode.core import Maintenance, build_sources
 from maintenance_mode.settings import Settings
 from maintenance_mode.sources import FileFlag
 
@@ -58,6 +58,18 @@ def options() -> dict[str, Any]:
         if found is not None:
             result["template_dir"] = found
     return result
+
+
+_engines: list[Maintenance] = []
+
+
+def register_engine(engine: Maintenance) -> None:
+    """The middleware's engine, for the template tag (the latest one built wins)."""
+    _engines[:] = [engine]
+
+
+def current_engine() -> Maintenance | None:
+    return _engines[0] if _engines else None
 
 
 def flag_file() -> Path | None:

@@ -18,6 +18,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from maintenance_mode.banner import injectable, insert
 from maintenance_mode.core import Decision, Maintenance, RequestInfo
 from maintenance_mode.render import Response
 from maintenance_mode.rules import app_path
@@ -28,6 +29,7 @@ __all__ = ["MaintenanceMiddleware"]
 
 _HELD = "_maintenance_held"
 _BYPASSED = "_maintenance_bypassed"
+_BANNER = "_maintenance_banner"
 
 
 def request_info(request: HttpRequest, maintenance: Maintenance) -> RequestInfo:
@@ -45,6 +47,7 @@ def request_info(request: HttpRequest, maintenance: Maintenance) -> RequestInfo:
         cookie=meta.get("HTTP_COOKIE"),
         token=meta.get(maintenance.token_meta_key),
         scheme=request.scheme or "http",
+        accept_language=meta.get("HTTP_ACCEPT_LANGUAGE"),
     )
 
 
@@ -71,6 +74,7 @@ class MaintenanceMiddleware:
             self.maintenance = Maintenance(**conf.options())
         except (ValueError, TypeError) as exc:
             raise ImproperlyConfigured(str(exc)) from None
+        conf.register_engine(self.maintenance)
         self.no_store = self.maintenance.bypass_no_store
         self.needs_user = self.maintenance.settings.bypass_staff or (
             self.maintenance.settings.bypass_superuser
@@ -86,11 +90,12 @@ class MaintenanceMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        if monotonic() < self.maintenance.off_until:  # known to be off
+        if (
+            monotonic() < self.maintenance.off_until  # known to be off
+            and request.path_info != self.maintenance.status_path
+        ):
             return self.get_response(request)
         snapshot = self.maintenance.poll()
-        if not snapshot.on:
-            return self.get_response(request)
         early = self._first_look(request, snapshot)
         if early is not None:
             return early
@@ -109,11 +114,12 @@ class MaintenanceMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-        if monotonic() < self.maintenance.off_until:  # known to be off
+        if (
+            monotonic() < self.maintenance.off_until  # known to be off
+            and request.path_info != self.maintenance.status_path
+        ):
             return await get_response(request)
         snapshot = await self.maintenance.apoll()
-        if not snapshot.on:
-            return await get_response(request)
         early = self._first_look(request, snapshot)
         if early is not None:
             return early
@@ -136,8 +142,10 @@ class MaintenanceMiddleware:
         decision = self.maintenance.decide(snapshot, request_info(request, self.maintenance))
         if decision.action == "bypass":
             setattr(request, _BYPASSED, True)
+        elif decision.action == "pass" and decision.banner:
+            request.__dict__[_BANNER] = decision.banner
         elif decision.action == "respond" and decision.response is not None:
-            if decision.response.status != 503:  # the bypass redirect: answer at once
+            if decision.response.status != 503:  # the status document, the bypass redirect
                 return to_django(decision.response)
             request.__dict__[_HELD] = decision
         return None
@@ -167,7 +175,22 @@ class MaintenanceMiddleware:
             return to_django(held.response)  # never reached a view: still down
         if self.no_store and getattr(request, _BYPASSED, False):
             response.headers["Cache-Control"] = "private, no-store"
+        banner = request.__dict__.pop(_BANNER, None)
+        if banner and isinstance(response, HttpResponse):
+            _inject(request, response, banner)
         return response
+
+
+def _inject(request: HttpRequest, response: HttpResponse, banner: bytes) -> None:
+    """Put the banner into a complete text/html page (see maintenance_mode.banner)."""
+    headers = list(response.items())
+    if not response.has_header("Content-Length"):  # Django sets it late; the body is complete
+        headers.append(("Content-Length", str(len(response.content))))
+    if injectable(response.status_code, headers, request.method or "GET") is None:
+        return
+    response.content = insert(response.content, banner) or response.content + banner
+    if response.has_header("Content-Length"):
+        response.headers["Content-Length"] = str(len(response.content))
 
 
 #: Django's own static-file views (``static()`` URL patterns, ``runserver`` with staticfiles).

@@ -1,0 +1,381 @@
+"""Languages of the page: gettext catalogs, Accept-Language negotiation, Babel formatting.
+
+Catalogs are plain gettext ``.po`` files, read with Babel when the middleware is
+built (no compile step): the packaged ones in ``maintenance_mode/locale/`` and,
+with the ``locale_dir`` option, your own in the same layout
+(``<locale_dir>/<lang>/LC_MESSAGES/maintenance_mode.po``). A catalog of yours
+for a language we ship overrides our strings one by one; a new language is
+added by dropping its file in. English is the source language (the msgids).
+
+Trust model: catalogs are trusted like templates (a translation may hold
+markup); every value a translation interpolates (site name, operator text,
+formatted times) is escaped by Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from gettext import NullTranslations
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.core import negotiate_locale as babel_negotiate
+from babel.dates import format_datetime, format_interval, get_timezone_location, match_skeleton
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+from babel.units import format_unit
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+__all__ = [
+    "DOMAIN",
+    "N_",
+    "Catalogs",
+    "Formatter",
+    "load_catalogs",
+    "negotiate_language",
+    "packaged_locale_dir",
+]
+
+#: The gettext domain: catalogs are ``<lang>/LC_MESSAGES/maintenance_mode.po``.
+DOMAIN: Final = "maintenance_mode"
+#: The language of the msgids; always available, needs no catalog.
+SOURCE_LOCALE: Final = "en"
+_MAX_ACCEPT_LANGUAGE = 512
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated later, with the page's locale."""
+    return message
+
+
+#: Strings the Python side translates (extracted with the ``N_`` keyword).
+ZONE_TIME = N_("%(city)s time")
+TIME_IN_ZONE = N_("%(time)s %(zone)s")
+RANGE = N_("%(low)s to %(high)s")
+DEFAULT_DETAIL = N_("The service is down for maintenance.")
+
+
+def packaged_locale_dir() -> Path:
+    """The catalogs shipped inside the package."""
+    return Path(__file__).resolve().parent / "locale"
+
+
+# -- catalogs ---------------------------------------------------------------------------
+
+
+def _catalog_files(root: Path) -> dict[str, Path]:
+    """``{locale: path}`` for every ``<lang>/LC_MESSAGES/maintenance_mode.po`` under ``root``."""
+    found: dict[str, Path] = {}
+    if not root.is_dir():
+        return found
+    for po in sorted(root.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        found[po.parent.parent.name] = po
+    return found
+
+
+def _canonical(name: str, where: Path | None = None) -> str:
+    """A Babel locale identifier (``pt_BR``), or ValueError naming the file."""
+    try:
+        return str(Locale.parse(name.replace("-", "_")))
+    except (UnknownLocaleError, ValueError):
+        at = f" ({where})" if where else ""
+        raise ValueError(
+            f"{name!r} is not a locale Babel knows{at}; name folders like 'fr', 'pt_BR'"
+        ) from None
+
+
+def _check_message(msgid: object, msgstr: str, where: str) -> None:
+    """A translation must format with exactly the msgid's placeholders (never raise later)."""
+    ids = tuple(msgid) if isinstance(msgid, tuple | list) else (str(msgid),)
+    names = {name for text in ids for name in _PLACEHOLDER.findall(text)}
+    try:
+        msgstr % dict.fromkeys(names, "x")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{where}: translation {msgstr!r} of {ids[0]!r} does not format "
+            f"({type(exc).__name__}: {exc}); use only {sorted(names) or 'no'} placeholders "
+            "and write a literal % as %%"
+        ) from None
+
+
+@lru_cache(maxsize=64)
+def _read_catalog(path: Path, mtime_ns: int) -> Translations:
+    """Parse, check and load one ``.po`` file (cached per file version)."""
+    with path.open("rb") as fh:
+        try:
+            catalog = read_po(fh, domain=DOMAIN)
+        except Exception as exc:  # babel raises assorted errors on broken files
+            raise ValueError(f"{path}: not a readable .po file ({exc})") from None
+    for message in catalog:
+        if not message.id or message.fuzzy:
+            continue
+        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        for text in strings:
+            if isinstance(text, str) and text:
+                _check_message(message.id, text, f"{path}:{message.lineno}")
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def _load(path: Path) -> Translations:
+    return _read_catalog(path, path.stat().st_mtime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogs:
+    """The languages the page is offered in, and their translations."""
+
+    default: str
+    available: tuple[str, ...]
+    translations: Mapping[str, NullTranslations]
+
+    def negotiate(self, accept_language: str | None) -> str:
+        """The best offered locale for an ``Accept-Language`` header, else the default."""
+        return negotiate_language(accept_language, self.available, self.default)
+
+
+def load_catalogs(
+    *, default: str, locale_dir: Path | None = None, only: Iterable[str] = ()
+) -> Catalogs:
+    """Read the packaged catalogs and those in ``locale_dir``; raise ValueError on mistakes."""
+    packaged = {_canonical(k, p): p for k, p in _catalog_files(packaged_locale_dir()).items()}
+    own = {_canonical(k, p): p for k, p in _catalog_files(locale_dir).items()} if locale_dir else {}
+    names = sorted({SOURCE_LOCALE, *packaged, *own})
+    wanted = [_canonical(name) for name in only]
+    if wanted:
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise ValueError(
+                f"no catalog for {', '.join(map(repr, missing))}; available: {', '.join(names)}"
+                + ("" if locale_dir else " (add your own with locale_dir)")
+            )
+        names = wanted
+    default = _canonical(default)
+    if default not in names:
+        raise ValueError(f"default locale {default!r} is not among {', '.join(names)}")
+    translations: dict[str, NullTranslations] = {}
+    for name in names:
+        chain: list[NullTranslations] = []
+        for candidate in dict.fromkeys((name, name.split("_")[0])):  # pt_BR, then pt
+            for source in (own, packaged):
+                if candidate in source:
+                    chain.append(_load(source[candidate]))
+        head: NullTranslations = chain[0] if chain else NullTranslations()
+        for fallback in chain[1:]:
+            head.add_fallback(fallback)
+        translations[name] = head
+    return Catalogs(default=default, available=tuple(names), translations=translations)
+
+
+@lru_cache(maxsize=512)
+def _negotiate(header: str, available: tuple[str, ...], default: str) -> str:
+    try:
+        accepted = parse_accept_header(header, LanguageAccept)
+    except ValueError:  # pragma: no cover - werkzeug tolerates junk
+        return default
+    preferred = [
+        tag.replace("-", "_").lower() for tag, quality in accepted if quality > 0 and tag != "*"
+    ]
+    offered = {name.lower(): name for name in available}
+    found = babel_negotiate(preferred, list(offered))
+    return offered.get(found.lower(), default) if found else default
+
+
+def negotiate_language(header: str | None, available: tuple[str, ...], default: str) -> str:
+    """Babel negotiation over the tags of ``Accept-Language``, best quality first.
+
+    ``fr-CA`` falls back to ``fr``; junk, ``*``, q=0 and headers longer than 512
+    characters give ``default``. Results are cached (the header space is small).
+    """
+    if not header or len(header) > _MAX_ACCEPT_LANGUAGE:
+        return default
+    return _negotiate(header, available, default)
+
+
+def language_tag(locale: str) -> str:
+    """The BCP 47 tag for ``lang=`` and ``Content-Language`` (``pt_BR`` → ``pt-BR``)."""
+    return locale.replace("_", "-")
+
+
+# -- Jinja2 gettext callables -----------------------------------------------------------
+
+
+def jinja_gettext(translations: NullTranslations) -> dict[str, Callable[..., str]]:
+    """``gettext``/``ngettext``/``_`` for one render, with Jinja2's "newstyle" semantics.
+
+    The translation is markup (trusted); the variables it interpolates are escaped.
+    """
+
+    def _finish(context: Context, text: str, variables: Mapping[str, Any]) -> str:
+        if context.eval_ctx.autoescape:
+            return Markup(text) % variables  # noqa: S704 - catalogs are trusted like templates
+        return text % variables
+
+    @pass_context
+    def gettext(context: Context, message: str, **variables: Any) -> str:
+        return _finish(context, translations.gettext(message), variables)
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, num: int, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return _finish(context, translations.ngettext(singular, plural, num), variables)
+
+    @pass_context
+    def pgettext(context: Context, ctx: str, message: str, **variables: Any) -> str:
+        return _finish(context, translations.pgettext(ctx, message), variables)
+
+    return {"gettext": gettext, "ngettext": ngettext, "pgettext": pgettext, "_": gettext}
+
+
+# -- formatting -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _skeleton_pattern(locale: Locale, skeleton: str) -> str:
+    """The locale's pattern for a skeleton (Babel's fuzzy match is slow: once per pair)."""
+    skeletons = locale.datetime_skeletons
+    if skeleton not in skeletons:
+        skeleton = match_skeleton(skeleton, skeletons) or skeleton
+    return str(skeletons[skeleton])
+
+
+def _format_skeleton(skeleton: str, value: datetime, zone: ZoneInfo, locale: Locale) -> str:
+    return format_datetime(value, _skeleton_pattern(locale, skeleton), tzinfo=zone, locale=locale)
+
+
+class Formatter:
+    """Exact times in the configured zones, and durations, for one locale (Babel, CLDR).
+
+    The first zone leads ("Friday, November 27, 2:00 PM Paris time"); the others
+    follow in parentheses, with their date only when it differs.
+    """
+
+    def __init__(
+        self,
+        locale: str,
+        zones: tuple[ZoneInfo, ...],
+        translations: NullTranslations,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        self.locale = Locale.parse(locale)
+        self.zones = zones or (ZoneInfo("UTC"),)
+        self.gettext = translations.gettext
+        self.now = now or datetime.now(UTC)
+        pattern = self.locale.time_formats["short"].pattern
+        self._hm = "hm" if "h" in pattern or "K" in pattern else "Hm"
+        self._glue = str(self.locale.datetime_formats["medium"])
+        self._fallback = str(self.locale.interval_formats.get(None) or "{0} \u2013 {1}")
+
+    # zones
+    def zone_label(self, zone: ZoneInfo) -> str:
+        """'Paris time', 'heure de Paris', 'UTC'."""
+        if zone.key in {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu"}:
+            return "UTC"
+        city = get_timezone_location(zone, locale=self.locale, return_city=True)
+        return self.gettext(ZONE_TIME) % {"city": city}
+
+    def _date(self, value: datetime, zone: ZoneInfo, *, short: bool = False) -> str:
+        local = value.astimezone(zone)
+        skeleton = "MMMEd" if short else "MMMMEEEEd"
+        if local.year != self.now.astimezone(zone).year:
+            skeleton = "y" + skeleton
+        return _format_skeleton(skeleton, local, zone, self.locale)
+
+    def _time(self, value: datetime, zone: ZoneInfo) -> str:
+        return _format_skeleton(self._hm, value, zone, self.locale)
+
+    def _in_zone(self, text: str, zone: ZoneInfo) -> str:
+        return self.gettext(TIME_IN_ZONE) % {"time": text, "zone": self.zone_label(zone)}
+
+    def _datetime(self, value: datetime, zone: ZoneInfo, *, short: bool = False) -> str:
+        return self._glue.replace("{1}", self._date(value, zone, short=short)).replace(
+            "{0}", self._time(value, zone)
+        )
+
+    def _same_day(self, a: datetime, b: datetime, zone: ZoneInfo) -> bool:
+        return a.astimezone(zone).date() == b.astimezone(zone).date()
+
+    # public
+    def moment(self, value: datetime) -> str:
+        """One instant: the full date and time in the first zone, the time in the others."""
+        first, *others = self.zones
+        text = self._in_zone(self._datetime(value, first), first)
+        extra = []
+        for zone in others:
+            same = value.astimezone(zone).date() == value.astimezone(first).date()
+            shown = self._time(value, zone) if same else self._datetime(value, zone)
+            extra.append(self._in_zone(shown, zone))
+        return text + (f" ({'; '.join(extra)})" if extra else "")
+
+    def span(self, start: datetime, end: datetime) -> str:
+        """Two instants as a range, e.g. '10:00 AM - 2:00 PM Paris time (4:00 - 8:00 AM ...)'."""
+        first, *others = self.zones
+        text = self._in_zone(self._span(start, end, first, with_date=True), first)
+        extra = []
+        for zone in others:
+            same = start.astimezone(zone).date() == start.astimezone(first).date()
+            extra.append(self._in_zone(self._span(start, end, zone, with_date=not same), zone))
+        return text + (f" ({'; '.join(extra)})" if extra else "")
+
+    def _span(self, start: datetime, end: datetime, zone: ZoneInfo, *, with_date: bool) -> str:
+        if self._same_day(start, end, zone):
+            times = format_interval(start, end, self._hm, tzinfo=zone, locale=self.locale)
+            if not with_date:
+                return times
+            return self._glue.replace("{1}", self._date(start, zone)).replace("{0}", times)
+        left = self._datetime(start, zone) if with_date else self._time(start, zone)
+        return self._fallback.replace("{0}", left).replace("{1}", self._datetime(end, zone))
+
+    def short(self, value: datetime) -> str:
+        """The first zone only, short date: 'Fri, Nov 27, 2:00 PM Paris time' (timelines)."""
+        first = self.zones[0]
+        return self._in_zone(self._datetime(value, first, short=True), first)
+
+    def duration(self, low: timedelta, high: timedelta | None = None) -> str:
+        """'45 minutes', '4 hours', '4 to 6 hours', '2 to 3 days' (rounded, never 0)."""
+        single = high is None
+        high = low if high is None else high
+        seconds = max(high.total_seconds(), low.total_seconds(), 60.0)
+        if seconds < 90 * 60:
+            unit, size, step = "duration-minute", 60.0, 5.0
+        elif seconds < 48 * 3600:
+            unit, size, step = "duration-hour", 3600.0, 0.5 if seconds < 10 * 3600 else 1.0
+        else:
+            unit, size, step = "duration-day", 86400.0, 1.0
+
+        def rounded(value: timedelta, up: bool) -> float:
+            steps = value.total_seconds() / size / step
+            amount = max(step, (math.ceil(steps - 1e-9) if up else math.floor(steps)) * step)
+            return int(amount) if amount == int(amount) else amount
+
+        hi = rounded(high, up=True)
+        lo = hi if single else rounded(low, up=False)
+        if lo >= hi:
+            return format_unit(hi, unit, locale=self.locale)
+        return self.gettext(RANGE) % {
+            "low": format_decimal(lo, locale=self.locale),
+            "high": format_unit(hi, unit, locale=self.locale),
+        }
+
+
+def zone_keys(zones: Iterable[ZoneInfo]) -> str:
+    """The IANA names, space-separated (for the visitor's-own-zone script)."""
+    return " ".join(zone.key for zone in zones)

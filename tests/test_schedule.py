@@ -149,8 +149,12 @@ def test_a_window_from_announcement_to_overrun(flag_path: Path, clock: Clock) ->
     assert b"data-nosnippet" in decision.banner
     assert b"Payment provider switch" in decision.banner
     assert b"checkout" in decision.banner
-    assert b"CEST" in decision.banner  # the window's zone, with the exact time
+    assert b"Paris time" in decision.banner  # the window's zone, with the exact time
     assert b"UTC" in decision.banner
+    french = get(m, accept_language="fr-FR,fr;q=0.9").banner
+    assert "Maintenance planifiée".encode() in french
+    assert b'lang="fr"' in french
+    assert b"heure de Paris" in french
     assert get(m, method="HEAD").banner is None
 
     snap = at(m, clock, T0 + HOUR)

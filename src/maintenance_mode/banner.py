@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from gettext import NullTranslations
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 
+from . import i18n
 from .schedule import Banner
 from .state import MaintenanceState, Window
 
@@ -35,35 +37,45 @@ _BODY_TAG = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
 _SCAN_LIMIT = 64 * 1024
 
 
-def zoned(value: datetime, zone: str) -> str:
-    """'Tue 1 Dec 2026, 10:00 CET' in the window's zone (exact, with the zone name)."""
-    local = value.astimezone(ZoneInfo(zone))
-    return local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or zone)
+def banner_context(
+    banner: Banner,
+    settings: Any,
+    *,
+    translations: NullTranslations | None = None,
+    formatter: i18n.Formatter | None = None,
+    lang: str = "en",
+) -> dict[str, Any]:
+    """What ``banner.html`` gets (documented in docs/templates.md).
 
-
-def banner_context(banner: Banner, settings: Any) -> dict[str, Any]:
-    """What ``banner.html`` gets (documented in docs/templates.md)."""
+    Times are exact and carry their zones: the window's own and UTC (plus the
+    configured ``time_zones``), formatted by Babel for the visitor's locale.
+    """
+    translations = translations or NullTranslations()
     window = banner.window
+    zones: tuple[ZoneInfo, ...] = (ZoneInfo("UTC"),)
+    if window is not None and window.timezone not in ("UTC", "Etc/UTC"):
+        zones = (ZoneInfo(window.timezone), ZoneInfo("UTC"))
+    fmt = formatter or i18n.Formatter(lang, zones, translations)
     context: dict[str, Any] = {
+        **i18n.jinja_gettext(translations),
         "kind": banner.kind,
+        "lang": i18n.language_tag(lang),
         "site_name": settings.site_name,
         "window": window,
         "state": banner.state,
         "ended_at": banner.ended_at,
+        "ended": fmt.moment(banner.ended_at) if banner.ended_at is not None else None,
         "ended_message": settings.ended_message,
         "feedback_url": settings.feedback_url,
         "details_url": settings.contacts.status_page,
     }
     if window is not None:
         context.update(
-            start_local=zoned(window.start, window.timezone),
-            end_local=zoned(window.end_latest, window.timezone),
-            start_utc=zoned(window.start, "UTC"),
-            end_utc=zoned(window.end_latest, "UTC"),
+            when=fmt.span(window.start, window.end_latest),
             start_iso=window.start.astimezone(UTC).isoformat(),
             end_iso=window.end_latest.astimezone(UTC).isoformat(),
             is_range=window.end_earliest != window.end_latest,
-            end_earliest_local=zoned(window.end_earliest, window.timezone),
+            end_earliest=fmt.moment(window.end_earliest),
         )
     return context
 

@@ -475,7 +475,7 @@ class Maintenance:
         if not snapshot.on or snapshot.state is None:
             if snapshot.banner is None or request.method == "HEAD" or not s.banner:
                 return PASS
-            return self._with_banner(snapshot, snapshot.banner)
+            return self._with_banner(snapshot, snapshot.banner, request.accept_language)
         if self._secret is not None and path is not None and path.startswith(s.bypass_path):
             if token_matches(self._secret, path[len(s.bypass_path) :]):
                 return Decision("respond", self._bypass_redirect(request, self._secret))
@@ -483,7 +483,8 @@ class Maintenance:
             return PASS
         if s.read_only and request.method in _SAFE_METHODS:
             if s.read_only_banner and s.banner and request.method != "HEAD":
-                return self._with_banner(snapshot, Banner("read_only", state=snapshot.state))
+                banner = Banner("read_only", state=snapshot.state)
+                return self._with_banner(snapshot, banner, request.accept_language)
             return PASS
         if self._bypass_ips or self._proxies:
             address = client_address(request.peer, request.forwarded_for, self._proxies)
@@ -509,31 +510,43 @@ class Maintenance:
             ),
         )
 
-    def _with_banner(self, snapshot: Snapshot, banner: Banner) -> Decision:
-        """A pass that carries the rendered banner (once per snapshot and kind)."""
-        decision = snapshot._decisions.get(banner.kind)
+    def _with_banner(
+        self, snapshot: Snapshot, banner: Banner, accept_language: str | None
+    ) -> Decision:
+        """A pass that carries the rendered banner (once per snapshot, kind and locale)."""
+        locale = self._renderer.negotiate_locale(accept_language)
+        key = f"{banner.kind}:{locale}"
+        decision = snapshot._decisions.get(key)
         if decision is None:
-            html = self.render_banner(banner)
-            decision = snapshot._decisions[banner.kind] = (
-                Decision("pass", banner=html) if html else PASS
-            )
+            html = self.render_banner(banner, locale)
+            decision = snapshot._decisions[key] = Decision("pass", banner=html) if html else PASS
         return decision
 
-    def render_banner(self, banner: Banner) -> bytes:
-        """The banner's HTML (``banner.html``); a failing template is logged, never raised."""
+    def render_banner(self, banner: Banner, locale: str | None = None) -> bytes:
+        """The banner's HTML (``banner.html``) in ``locale``; a failure is logged, never raised."""
+        locale = locale or self._renderer.catalogs.default
         try:
-            return self._banner.render(banner_context(banner, self.settings)).encode("utf-8")
+            context = banner_context(
+                banner,
+                self.settings,
+                translations=self._renderer.catalogs.translations[locale],
+                lang=locale,
+            )
+            return self._banner.render(context).encode("utf-8")
         except Exception:
             logger.exception("template banner.html failed to render; no banner sent")
             return b""
 
-    def banner_html(self) -> str:
+    def banner_html(self, accept_language: str | None = None) -> str:
         """The current banner as HTML, for the template helpers ("" when there is none)."""
         snapshot = self.poll()
         banner = snapshot.banner
         if banner is None and snapshot.on and self.settings.read_only:
             banner = Banner("read_only", state=snapshot.state)
-        return "" if banner is None else self.render_banner(banner).decode("utf-8")
+        if banner is None:
+            return ""
+        locale = self._renderer.negotiate_locale(accept_language)
+        return self.render_banner(banner, locale).decode("utf-8")
 
     def status_response(self, snapshot: Snapshot, head: bool = False) -> Response:
         """The status document (200, no-store, CORS-readable), built per request: it is small."""

@@ -90,7 +90,9 @@ class MaintenanceMode:
         engine = Maintenance(**_options(app, self.options))
         app.extensions[EXTENSION_KEY] = engine
         # {{ maintenance_banner() }}: the banner inside the app's own layout.
-        app.jinja_env.globals["maintenance_banner"] = lambda: Markup(engine.banner_html())  # noqa: S704
+        app.jinja_env.globals["maintenance_banner"] = lambda: Markup(  # noqa: S704 - autoescaped
+            engine.banner_html(request.headers.get("Accept-Language"))
+        )
 
         def before_request() -> ResponseReturnValue | None:
             if (

@@ -14,8 +14,10 @@ from maintenance_mode.django import conf
 register = template.Library()
 
 
-@register.simple_tag
-def maintenance_banner() -> SafeString:
+@register.simple_tag(takes_context=True)
+def maintenance_banner(context: template.Context) -> SafeString:
     engine = conf.current_engine()
-    html = engine.banner_html() if engine is not None else ""
+    request = context.get("request")
+    language = request.META.get("HTTP_ACCEPT_LANGUAGE") if request is not None else None
+    html = engine.banner_html(language) if engine is not None else ""
     return mark_safe(html)  # noqa: S308 - rendered by the library's autoescaped template

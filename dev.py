@@ -3,6 +3,8 @@
 
     python3 dev.py demo [--port 8000]   # the demo site behind the middleware
     python3 dev.py test [pytest args]   # lint, type-check and run every test
+                                        # (installs Chromium, Java, npm tools and
+                                        # redis-server first when they are missing)
 
 Only the standard library is used here, so this works on a fresh machine with
 Python 3.11: the virtualenv (.venv) is created on first use and re-synced
@@ -47,6 +49,11 @@ def ensure_venv() -> None:
 
 def test(args: list[str]) -> int:
     """Lint, format-check, type-check, then run the full pytest suite."""
+    tools = ROOT / "scripts" / "ensure-test-tools.sh"
+    code = subprocess.run(["bash", str(tools)], cwd=ROOT).returncode
+    if code:
+        print(f"dev.py: could not set up the test tools (exit {code}): {tools}", flush=True)
+        return code
     gates = (
         [BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py"],
         [BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py"],

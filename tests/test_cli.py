@@ -266,7 +266,7 @@ def test_schedule_a_window(flag_path: Path, capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(capsys, "--file", str(flag_path), "status", "--json")
     assert json.loads(out)["phase"] == "scheduled"
     code, out, _ = run(capsys, "--file", str(flag_path), "schedule", "--clear")
-    assert load_state(flag_path.read_bytes()).windows == ()
+    assert not flag_path.exists()  # it held only windows: an empty document would mean ON
 
 
 @pytest.mark.parametrize(
@@ -310,3 +310,45 @@ def test_on_during_a_started_window_takes_it_over(
     assert [u.text for u in state.updates] == ["Halfway there"]
     assert run(capsys, "--file", str(flag_path), "off")[0] == 0
     assert load_state(flag_path.read_bytes()).windows == ()  # the started window is done
+
+
+def test_scheduling_on_a_bare_file_keeps_it_on(
+    flag_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from maintenance_mode.schedule import evaluate
+
+    flag_path.write_text("")  # `touch`: maintenance is ON
+    code, _, _ = run(capsys, "--file", str(flag_path), "schedule", "--start", "2d", "--end", "1h")
+    assert code == 0
+    doc = load_state(flag_path.read_bytes())
+    assert doc.started_at is not None
+    assert evaluate(doc, datetime.now(UTC)).on
+    assert run(capsys, "--file", str(flag_path), "schedule", "--clear")[0] == 0
+    assert evaluate(load_state(flag_path.read_bytes()), datetime.now(UTC)).on  # still ON
+
+
+def test_on_over_a_touched_file_records_the_start(
+    flag_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flag_path.write_text("")
+    assert run(capsys, "--file", str(flag_path), "on", "--reason", "x")[0] == 0
+    assert load_state(flag_path.read_bytes()).started_at is not None
+
+
+def test_windows_kept_by_off_still_start(
+    flag_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from maintenance_mode.schedule import evaluate
+
+    assert run(capsys, "--file", str(flag_path), "on", "--reason", "now")[0] == 0
+    argv = ["schedule", "--start", "2d", "--end", "1h", "--reason", "later"]
+    assert run(capsys, "--file", str(flag_path), *argv)[0] == 0
+    assert run(capsys, "--file", str(flag_path), "off")[0] == 0
+    doc = load_state(flag_path.read_bytes())
+    (window,) = doc.windows
+    assert not evaluate(doc, datetime.now(UTC)).on
+    later = evaluate(doc, window.start + timedelta(minutes=1))
+    assert (later.on, later.phase) == (True, "active")
+    assert later.state is not None
+    assert later.state.reason == "later"
+    assert later.state.updates == ()  # the earlier maintenance's timeline stays behind

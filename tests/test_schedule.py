@@ -444,6 +444,7 @@ def test_banner_goes_into_html_pages_only(client: httpx.Client) -> None:
     assert page.content.count(b"data-nosnippet") == 1
     assert page.content.index(b"mm-banner") > page.content.index(b"<body class='x'>")
     assert int(page.headers["content-length"]) == len(page.content)
+    assert "accept-language" in page.headers["vary"].lower()  # the banner is localized
     split = PAGE.index(b"<p>hi</p>")  # right after the <body ...> tag: one insertion point
     assert page.content.startswith(PAGE[:split] + b'<div class="mm-banner"')
     assert page.content.endswith(PAGE[split:])
@@ -491,3 +492,53 @@ def test_long_outage_warning(
         assert "warn_after" not in caplog.text
         at(m, clock, T0 + 25 * HOUR)
     assert "over warn_after=86400s" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        pytest.param("https://chat.example.com/hooks/1", True, id="https"),
+        pytest.param("http://127.0.0.1:8080/hook", True, id="local test server"),
+        pytest.param("http://chat.example.com/hooks/1", False, id="clear text"),
+        pytest.param("http://127.0.0.1.evil.example/hook", False, id="look-alike host"),
+        pytest.param("https:///nohost", False, id="no host"),
+    ],
+)
+def test_webhook_urls(url: str, ok: bool) -> None:
+    from maintenance_mode.hooks import webhook
+
+    if ok:
+        assert callable(webhook(url))
+    else:
+        with pytest.raises(ValueError, match="must start with https://"):
+            webhook(url)
+
+
+def test_webhook_posts_the_event(flag_path: Path, clock: Clock) -> None:
+    import http.server
+
+    received: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    from maintenance_mode.hooks import webhook
+
+    m = engine(flag_path, clock, on_change=[webhook(f"http://127.0.0.1:{server.server_port}/h")])
+    write_state_atomic(flag_path, MaintenanceState(reason="Webhook test"))
+    at(m, clock, T0)
+    thread.join(timeout=10)
+    server.server_close()
+    (body,) = received
+    payload = json.loads(body)
+    assert payload["event"] == "started"
+    assert payload["state"]["reason"] == "Webhook test"

@@ -14,7 +14,8 @@ from time import monotonic
 from typing import Unpack
 
 from ._types import ASGIApp, Message, Receive, Scope, Send
-from .banner import BannerInjector, injectable
+from .banner import BannerInjector, injectable, with_length
+from .banner import header_value as _header
 from .core import Maintenance, RequestInfo
 from .render import Response
 from .settings import Options
@@ -95,11 +96,11 @@ def _with_banner(send: Send, banner: bytes, method: str) -> Send:
         if held is not None:
             start, held = held, None
             if kind == "http.response.body" and injector is not None:
+                text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]]
+                length = int(_header(text, "content-length") or 0) + len(banner)
                 headers = [
-                    (k, str(int(v) + len(banner)).encode())
-                    if k.lower() == b"content-length"
-                    else (k, v)
-                    for k, v in start["headers"]
+                    (k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in with_length(text, length)
                 ]
                 await send({**start, "headers": headers})
             else:  # e.g. http.response.pathsend: the body is not ours to change

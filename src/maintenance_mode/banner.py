@@ -47,8 +47,8 @@ def banner_context(
 ) -> dict[str, Any]:
     """What ``banner.html`` gets (documented in docs/templates.md).
 
-    Times are exact and carry their zones: the window's own and UTC (plus the
-    configured ``time_zones``), formatted by Babel for the visitor's locale.
+    Times are exact and carry their zones: the window's own and UTC, formatted
+    by Babel for the visitor's locale.
     """
     translations = translations or NullTranslations()
     window = banner.window
@@ -113,7 +113,8 @@ class _SampleSettings:
         status_page = "https://status.example.com"
 
 
-def _header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+def header_value(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    """The first value of header ``name`` (lower case), or None."""
     for key, value in headers:
         if key.lower() == name:
             return value
@@ -125,22 +126,35 @@ def injectable(status: int, headers: Iterable[tuple[str, str]], method: str) -> 
     if method == "HEAD" or status in (204, 304) or status < 200:
         return None
     headers = list(headers)
-    content_type = (_header(headers, "content-type") or "").lower()
+    content_type = (header_value(headers, "content-type") or "").lower()
     if not content_type.startswith("text/html"):
         return None
-    if (_header(headers, "content-encoding") or "identity").lower() != "identity":
+    if (header_value(headers, "content-encoding") or "identity").lower() != "identity":
         return None
-    length = _header(headers, "content-length")
+    length = header_value(headers, "content-length")
     if length is None or not length.strip().isdigit():
         return None  # streamed: left untouched
     return int(length)
 
 
 def with_length(headers: Iterable[tuple[str, str]], length: int) -> list[tuple[str, str]]:
-    return [
+    """The headers of a page that got the banner: its new length, and ``Vary: Accept-Language``
+    (the banner is in the visitor's language, so shared caches must keep them apart)."""
+    result = [
         (key, str(length)) if key.lower() == "content-length" else (key, value)
         for key, value in headers
     ]
+    return add_vary(result)
+
+
+def add_vary(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    for index, (key, value) in enumerate(headers):
+        if key.lower() == "vary":
+            if "accept-language" not in value.lower() and value.strip() != "*":
+                headers[index] = (key, f"{value}, Accept-Language")
+            return headers
+    headers.append(("Vary", "Accept-Language"))
+    return headers
 
 
 def insert(document: bytes, banner: bytes) -> bytes | None:

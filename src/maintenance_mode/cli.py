@@ -3,6 +3,10 @@
 Every write is atomic (temp file, fsync, rename, mode 0644), so a running app
 never sees half a document. A usage mistake gets a one-line message and exit
 code 2; a file-system error a one-line message and exit code 1.
+
+With ``--redis URL`` (or ``$MAINTENANCE_REDIS``) the same document is read from
+and written to a Redis key instead (``SET``, ``DEL`` for ``off --purge``), for
+apps whose ``flag`` is a :class:`~maintenance_mode.redis.RedisFlag`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +30,13 @@ from . import __version__
 from .rules import check_allow_entry
 from .schedule import evaluate, window_state
 from .settings import default_flag_path
-from .sources import FileFlag, FlagError
+from .sources import FileFlag, FlagError, FlagSource
 from .state import (
     ETARange,
     MaintenanceState,
     StateFileError,
     Window,
+    dump_state,
     load_state,
     write_state_atomic,
 )
@@ -105,14 +111,65 @@ def _fmt(value: datetime | None) -> str:
     return f"{local:%Y-%m-%d %H:%M %Z} ({utc:%Y-%m-%d %H:%M} UTC)"
 
 
-def _read_existing(path: Path) -> MaintenanceState | None:
-    """The state in an existing flag file, None if absent; invalid content warns."""
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where ``--redis`` puts the document: a Redis URL and key."""
+
+    url: str
+    key: str
+
+    def __str__(self) -> str:
+        from .redis import redacted
+
+        return f"{redacted(self.url)} key {self.key}"
+
+    def client(self) -> Any:
+        from .redis import redis_client
+
+        try:
+            return redis_client(self.url, socket_timeout=5.0)
+        except (ImportError, ValueError) as exc:
+            raise SystemExit(f"maintenance: {exc}") from None
+
+
+#: Where a command reads and writes the document: a flag file, or a Redis key.
+Target = Path | RedisTarget
+
+
+def _redis_call(target: RedisTarget, what: str, method: str, *args: Any) -> Any:
+    import redis
+
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise SystemExit(f"maintenance: cannot read {path}: {exc.strerror}") from None
+        return getattr(target.client(), method)(*args)
+    except (redis.RedisError, OSError) as exc:
+        raise SystemExit(f"maintenance: cannot {what} {target}: {exc}") from None
+
+
+def _source(target: Target) -> FlagSource:
+    """The source an app would read, for ``status``."""
+    if isinstance(target, RedisTarget):
+        from .redis import RedisFlag
+
+        try:
+            return RedisFlag(target.url, target.key, socket_timeout=5.0)
+        except (ImportError, ValueError) as exc:
+            raise SystemExit(f"maintenance: {exc}") from None
+    return FileFlag(target)
+
+
+def _read_existing(path: Target) -> MaintenanceState | None:
+    """The document at the target, None if absent; invalid content warns."""
+    if isinstance(path, RedisTarget):
+        data = _redis_call(path, "read", "get", path.key)
+        if data is None:
+            return None
+    else:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SystemExit(f"maintenance: cannot read {path}: {exc.strerror}") from None
     try:
         return load_state(data)
     except StateFileError as exc:
@@ -138,14 +195,14 @@ def _running(current: MaintenanceState | None, now: datetime) -> MaintenanceStat
     if current is None:
         return None
     found = evaluate(current, now)
-    if found.phase == "on":
-        return current
+    if found.phase == "on":  # a bare or hand-written file: say since when, from now on
+        return current if current.started_at else current.model_copy(update={"started_at": now})
     if found.phase == "active" and found.window is not None:
         return window_state(current, found.window)  # a started window, taken over by hand
     return None
 
 
-def _cmd_on(args: argparse.Namespace, path: Path) -> int:
+def _cmd_on(args: argparse.Namespace, path: Target) -> int:
     now = _now()
     current = _read_existing(path)
     running = _running(current, now)
@@ -169,7 +226,7 @@ def _cmd_on(args: argparse.Namespace, path: Path) -> int:
     return 0
 
 
-def _cmd_update(args: argparse.Namespace, path: Path) -> int:
+def _cmd_update(args: argparse.Namespace, path: Target) -> int:
     now = _now()
     running = _running(_read_existing(path), now)
     if running is None:
@@ -188,13 +245,21 @@ def _cmd_update(args: argparse.Namespace, path: Path) -> int:
     return 0
 
 
-def _cmd_schedule(args: argparse.Namespace, path: Path) -> int:
+def _cmd_schedule(args: argparse.Namespace, path: Target) -> int:
     now = _now()
-    current = _read_existing(path) or MaintenanceState()
+    existing = _read_existing(path)
+    # A document that means ON must keep meaning ON once it holds windows too.
+    current = _running(existing, now) or existing or MaintenanceState()
     if args.clear:
         kept = tuple(w for w in current.windows if w.start <= now)
-        _write(path, current.model_copy(update={"windows": kept}))
-        print(f"Upcoming windows cleared: {path}")
+        if existing is None:
+            print(f"No windows to clear: no flag file at {path}")
+        elif not kept and current.started_at is None and current.expires_at is None:
+            _write(path, None)  # it held only windows: without them it would mean ON
+            print(f"Upcoming windows cleared: removed {path}")
+        else:
+            _write(path, current.model_copy(update={"windows": kept}))
+            print(f"Upcoming windows cleared: {path}")
         return 0
     if args.start is None or args.end is None:
         args.parser.error("--start and --end are required (or --clear)")
@@ -225,7 +290,7 @@ def _cmd_schedule(args: argparse.Namespace, path: Path) -> int:
     added = next(w for w in state.windows if w.start == start)
     print(f"Window scheduled: {path}")
     _print_window(added, now)
-    if _running(current, now) is None and current.started_at is None:
+    if _running(state, now) is None:
         print(
             "The site stays up until the window starts; the banner shows from "
             f"{_fmt(added.announce_at)}."
@@ -283,7 +348,22 @@ def _duration_arg(text: str) -> timedelta:
     return duration
 
 
-def _write(path: Path, state: MaintenanceState) -> None:
+def _write(path: Target, state: MaintenanceState | None) -> None:
+    """Store the document at the target; ``None`` removes it (the flag file or the key)."""
+    if isinstance(path, RedisTarget):
+        if state is None:
+            _redis_call(path, "delete", "delete", path.key)
+        else:
+            _redis_call(path, "write", "set", path.key, dump_state(state).encode())
+        return
+    if state is None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise SystemExit(f"maintenance: cannot remove {path}: {exc.strerror}") from None
+        return
     try:
         write_state_atomic(path, state)
     except OSError as exc:
@@ -293,7 +373,7 @@ def _write(path: Path, state: MaintenanceState) -> None:
         ) from None
 
 
-def _cmd_off(args: argparse.Namespace, path: Path) -> int:
+def _cmd_off(args: argparse.Namespace, path: Target) -> int:
     now = _now()
     current = _read_existing(path)
     running = _running(current, now)
@@ -303,12 +383,7 @@ def _cmd_off(args: argparse.Namespace, path: Path) -> int:
         print(f"Maintenance was already OFF: {path}{kept}")
         return 0
     if args.purge:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise SystemExit(f"maintenance: cannot remove {path}: {exc.strerror}") from None
+        _write(path, None)
         print(f"Maintenance is OFF: removed {path}")
         return 0
     if running is None:  # pragma: no cover - handled above; keeps type checkers informed
@@ -369,17 +444,20 @@ _PHASE_TEXT = {
 }
 
 
-def _cmd_status(args: argparse.Namespace, path: Path) -> int:
+def _cmd_status(args: argparse.Namespace, path: Target) -> int:
     now = _now()
     try:
-        doc = FileFlag(path).read()
+        doc = _source(path).read()
     except FlagError as exc:
         raise SystemExit(f"maintenance: {exc}") from None
     found = evaluate(doc, now) if doc is not None else None
     on = found is not None and found.on
     if args.json:
         out: dict[str, Any] = {"on": on, "phase": found.phase if found else "idle"}
-        out["file"] = str(path)
+        if isinstance(path, RedisTarget):
+            out["redis"] = str(path)
+        else:
+            out["file"] = str(path)
         if found is not None and found.state is not None:
             out["state"] = found.state.model_dump(mode="json")
         if doc is not None:
@@ -387,7 +465,10 @@ def _cmd_status(args: argparse.Namespace, path: Path) -> int:
         print(json.dumps(out, indent=2))
         return 0
     if doc is None or found is None:
-        print(f"Maintenance is OFF (no flag file at {path})")
+        where = (
+            f"no document at {path}" if isinstance(path, RedisTarget) else f"no flag file at {path}"
+        )
+        print(f"Maintenance is OFF ({where})")
         return 0
     print(f"Maintenance is {_PHASE_TEXT[found.phase]}: {path}")
     if found.state is not None:
@@ -400,14 +481,16 @@ def _cmd_status(args: argparse.Namespace, path: Path) -> int:
     return 0
 
 
-def _cmd_schema(args: argparse.Namespace, path: Path) -> int:
+def _cmd_schema(args: argparse.Namespace, path: Target) -> int:
     print(json.dumps(MaintenanceState.model_json_schema(), indent=2))
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace, path: Path) -> int:
+def _cmd_demo(args: argparse.Namespace, path: Target) -> int:
     from .demo import run_demo
 
+    if isinstance(path, RedisTarget):
+        raise SystemExit("maintenance: demo serves a flag file; drop --redis ($MAINTENANCE_REDIS)")
     return run_demo(host=args.host, port=args.port, flag_path=path)
 
 
@@ -433,6 +516,19 @@ def build_parser(
         help=f"the flag file (default: {default_file})"
         if default_file is not None
         else "the flag file (default: $MAINTENANCE_FILE, else ./maintenance.json)",
+    )
+    file_opt.add_argument(
+        "--redis",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="use the document in Redis instead of a file, e.g. redis://127.0.0.1:6379/0 "
+        "(default: $MAINTENANCE_REDIS; needs the redis extra)",
+    )
+    file_opt.add_argument(
+        "--redis-key",
+        default=argparse.SUPPRESS,
+        metavar="KEY",
+        help="the Redis key (default: $MAINTENANCE_REDIS_KEY, else maintenance_mode:state)",
     )
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -557,6 +653,24 @@ def build_parser(
     return parser
 
 
+def _target(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    default_file: str | os.PathLike[str] | None,
+) -> Target:
+    """--redis, else --file, else $MAINTENANCE_REDIS, else the default flag file."""
+    url = getattr(args, "redis", None)
+    file = getattr(args, "file", None)
+    if url is not None and file is not None:
+        parser.error("give either --file or --redis, not both")
+    if url is None and file is None:
+        url = os.environ.get("MAINTENANCE_REDIS", "").strip() or None
+    if url is not None:
+        key = getattr(args, "redis_key", None) or os.environ.get("MAINTENANCE_REDIS_KEY", "")
+        return RedisTarget(url, key.strip() or "maintenance_mode:state")
+    return Path(file or default_file or default_flag_path()).absolute()
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -570,8 +684,7 @@ def main(
     """
     parser = build_parser(prog, default_file)
     args = parser.parse_args(argv)
-    chosen = getattr(args, "file", None) or default_file or default_flag_path()
-    path = Path(chosen).absolute()
+    path = _target(args, parser, default_file)
     if not logging.getLogger().handlers:  # warnings read like the CLI's own messages
         logging.basicConfig(format=f"{prog}: warning: %(message)s")
     if args.command == "on" and args.allow:

@@ -80,8 +80,9 @@ def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ..
     """Turn the ``flag`` option into sources.
 
     Accepted: ``None`` (``$MAINTENANCE_FILE`` or ``./maintenance.json``), a path,
-    ``"env:NAME"``, a callable, a :class:`FlagSource`, or a list of these (ON if
-    any is ON; the first that is ON gives the details).
+    ``"env:NAME"``, a ``"redis://host:6379/0"`` URL (the ``redis`` extra), a callable,
+    a :class:`FlagSource`, or a list of these (ON if any is ON; the first that is ON
+    gives the details).
     """
     if flag is None:
         return (FileFlag(default_flag_path()),)
@@ -89,6 +90,10 @@ def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ..
         return (flag,)
     if isinstance(flag, str) and flag.startswith("env:"):
         return (EnvFlag(flag[4:]),)
+    if isinstance(flag, str) and flag.startswith(("redis://", "rediss://")):
+        from .redis import RedisFlag  # the optional extra, imported only when asked for
+
+        return (RedisFlag(flag),)
     if isinstance(flag, str | os.PathLike):
         if not str(flag):
             raise ValueError("maintenance-mode: option 'flag' is an empty path")
@@ -264,6 +269,8 @@ class Maintenance:
         self.off_until = 0.0
         self._checked = False  # no answer from the sources yet
         self._warned: dict[str, float] = {}
+        #: When this process first saw maintenance on (for documents without started_at).
+        self._on_since: datetime | None = None
         self._inflight: asyncio.Future[Snapshot] | None = None
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         if not self._awaitable:  # files and env vars: read now, so the first request is right
@@ -378,7 +385,12 @@ class Maintenance:
                 docs=docs,
             )
         self._snapshot = new
-        started = new.state.started_at if new.on and new.state is not None else None
+        if not new.on:
+            self._on_since = None
+        elif self._on_since is None:
+            self._on_since = now
+        started = (new.state.started_at if new.state is not None else None) or self._on_since
+        started = started if new.on else None
         if started is not None and now - started >= timedelta(seconds=self.settings.warn_after):
             self._warn_once(
                 "warn_after",
@@ -402,6 +414,7 @@ class Maintenance:
             if not found.on:
                 continue
             started = found.state.started_at if found.state is not None else None
+            started = started or self._on_since  # a bare file, env var or callable
             limit = s.max_duration
             deadline = started + timedelta(seconds=limit) if limit and started else None
             if deadline is None or now < deadline:
@@ -538,10 +551,15 @@ class Maintenance:
             return b""
 
     def banner_html(self, accept_language: str | None = None) -> str:
-        """The current banner as HTML, for the template helpers ("" when there is none)."""
-        snapshot = self.poll()
+        """The current banner as HTML, for the template helpers ("" when there is none).
+
+        Reads the last check's answer (no check of its own: it runs inside a template,
+        perhaps on an event loop); requests keep that answer fresh.
+        """
+        snapshot = self._snapshot
         banner = snapshot.banner
-        if banner is None and snapshot.on and self.settings.read_only:
+        s = self.settings
+        if banner is None and snapshot.on and s.read_only and s.read_only_banner:
             banner = Banner("read_only", state=snapshot.state)
         if banner is None:
             return ""

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 
 try:
     import click
-    from flask import Flask, current_app, request
+    from flask import Flask, current_app, has_request_context, request
     from flask import Response as FlaskResponse
     from flask.cli import with_appcontext
     from markupsafe import Markup
@@ -91,7 +91,9 @@ class MaintenanceMode:
         app.extensions[EXTENSION_KEY] = engine
         # {{ maintenance_banner() }}: the banner inside the app's own layout.
         app.jinja_env.globals["maintenance_banner"] = lambda: Markup(  # noqa: S704 - autoescaped
-            engine.banner_html(request.headers.get("Accept-Language"))
+            engine.banner_html(
+                request.headers.get("Accept-Language") if has_request_context() else None
+            )
         )
 
         def before_request() -> ResponseReturnValue | None:
@@ -204,6 +206,7 @@ def _inject(response: FlaskResponse, banner: bytes) -> None:
     if injectable(response.status_code, headers, request.method) is None:
         return
     response.set_data(insert(body, banner) or body + banner)
+    response.vary.add("Accept-Language")
 
 
 def _to_flask(app: Flask, response: Response) -> FlaskResponse:

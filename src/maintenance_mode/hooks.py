@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -83,7 +84,9 @@ def webhook(url: str, *, timeout: float = 5.0) -> Callable[[Event], None]:
     ``on_change=[webhook("https://chat.example.com/hooks/abc")]``. Only https URLs
     (or http to 127.0.0.1 for tests) are accepted, so the payload is not sent in clear.
     """
-    if not (url.startswith(("https://", "http://127.0.0.1"))):
+    parts = urllib.parse.urlsplit(url)
+    local = parts.scheme == "http" and parts.hostname == "127.0.0.1"
+    if not (parts.scheme == "https" and parts.hostname) and not local:
         raise ValueError(f"webhook URL {url!r} must start with https://")
 
     def post(event: Event) -> None:

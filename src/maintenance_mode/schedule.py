@@ -48,8 +48,11 @@ def _upcoming(doc: MaintenanceState, now: datetime) -> list[Window]:
     return sorted((w for w in doc.windows if w.start > now), key=lambda w: w.start)
 
 
-def _active(doc: MaintenanceState, now: datetime) -> Window | None:
+def _active(doc: MaintenanceState, now: datetime, *, after: datetime | None) -> Window | None:
+    """A started window (not auto-ended); only those starting at or after ``after`` if given."""
     for window in doc.windows:
+        if after is not None and window.start < after:
+            continue
         if window.start <= now and not (window.auto_end and now >= window.end_latest):
             return window
     return None
@@ -63,9 +66,11 @@ def window_state(doc: MaintenanceState, window: Window) -> MaintenanceState:
         message=window.message or doc.message,
         started_at=window.start,
         eta=window.end,
-        updates=doc.updates,
+        updates=tuple(u for u in doc.updates if u.at >= window.start),
         allow=doc.allow,
         windows=doc.windows,
+        # Taken over by hand (`on`, `update`), an auto-ending window still ends by itself.
+        expires_at=window.end_latest if window.auto_end else None,
     )
 
 
@@ -82,14 +87,12 @@ def evaluate(
     upcoming = _upcoming(doc, now)
     announced = next((w for w in upcoming if now >= w.announce_at), None)
     expired = doc.expires_at is not None and now >= doc.expires_at
-    if not expired:
-        if doc.started_at is not None or not doc.windows:
-            return Evaluation(on=True, phase="on", state=doc)
-        active = _active(doc, now)
-        if active is not None:
-            return Evaluation(
-                on=True, phase="active", state=window_state(doc, active), window=active
-            )
+    if not expired and (doc.started_at is not None or not doc.windows):
+        return Evaluation(on=True, phase="on", state=doc)
+    # After an end (or expiry), only windows that start later can switch it on again.
+    active = _active(doc, now, after=doc.expires_at if expired else None)
+    if active is not None:
+        return Evaluation(on=True, phase="active", state=window_state(doc, active), window=active)
     if announced is not None:
         banner = Banner("upcoming", window=announced)
         return Evaluation(on=False, phase="announced", state=None, banner=banner, window=announced)

@@ -17,6 +17,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import patch_vary_headers
 
 from maintenance_mode.banner import injectable, insert
 from maintenance_mode.core import Decision, Maintenance, RequestInfo
@@ -189,6 +190,7 @@ def _inject(request: HttpRequest, response: HttpResponse, banner: bytes) -> None
     if injectable(response.status_code, headers, request.method or "GET") is None:
         return
     response.content = insert(response.content, banner) or response.content + banner
+    patch_vary_headers(response, ("Accept-Language",))
     if response.has_header("Content-Length"):
         response.headers["Content-Length"] = str(len(response.content))
 

@@ -147,6 +147,7 @@ def test_a_window_from_announcement_to_overrun(flag_path: Path, clock: Clock) ->
     assert decision.action == "pass"
     assert decision.banner is not None
     assert b"data-nosnippet" in decision.banner
+    assert b"#2456c7" in decision.banner  # branded like the page (the default accent)
     assert b"Payment provider switch" in decision.banner
     assert b"checkout" in decision.banner
     assert b"Paris time" in decision.banner  # the window's zone, with the exact time

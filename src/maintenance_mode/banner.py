@@ -21,6 +21,7 @@ import jinja2
 
 from . import i18n
 from .schedule import Banner
+from .settings import Brand
 from .state import MaintenanceState, Window
 
 __all__ = [
@@ -61,6 +62,7 @@ def banner_context(
         "kind": banner.kind,
         "lang": i18n.language_tag(lang),
         "site_name": settings.site_name,
+        "brand": settings.brand,
         "window": window,
         "state": banner.state,
         "ended_at": banner.ended_at,
@@ -106,6 +108,7 @@ def load_banner_template(env: jinja2.Environment) -> jinja2.Template:
 
 class _SampleSettings:
     site_name = "Sample"
+    brand = Brand()
     ended_message = "Thanks"
     feedback_url = "https://example.com/feedback"
 

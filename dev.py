@@ -2,6 +2,7 @@
 """Set up a local virtualenv and run the demo or the whole test suite.
 
     python3 dev.py demo [--port 8000]   # the demo site behind the middleware
+    python3 dev.py bench [--quick]      # the benchmark suite (docs/performance.md)
     python3 dev.py test [pytest args]   # lint, type-check and run every test
                                         # (installs Chromium, Java, npm tools and
                                         # redis-server first when they are missing)
@@ -70,13 +71,15 @@ def test(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in {"-h", "--help"} or argv[0] not in {"demo", "test"}:
+    if not argv or argv[0] in {"-h", "--help"} or argv[0] not in {"demo", "test", "bench"}:
         print(__doc__.strip())
         return 0 if argv and argv[0] in {"-h", "--help"} else 2
     ensure_venv()
     command, rest = argv[0], argv[1:]
     if command == "test":
         return test(rest)
+    if command == "bench":
+        os.execv(str(PY), [str(PY), str(ROOT / "benchmarks" / "run.py"), *rest])
     os.execv(str(PY), [str(PY), "-m", "maintenance_mode", "demo", *rest])
     return 0  # pragma: no cover - execv does not return
 

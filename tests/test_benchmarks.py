@@ -1,14 +1,17 @@
-"""Keep the benchmark scripts runnable (a quick smoke; no timing assertions)."""
+"""Keep the benchmark scripts runnable (quick smoke runs; no timing assertions)."""
 
 from __future__ import annotations
 
+import json
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
 
 
 def test_overhead_benchmark_runs(
@@ -26,3 +29,37 @@ def test_overhead_benchmark_runs(
         "wsgi ours, on (503)",
     ):
         assert variant in out
+
+
+@pytest.mark.slow
+def test_benchmark_suite_quick_run(tmp_path: Path) -> None:
+    """run.py --quick: every app and variant of ours answers as it should, and a report is made."""
+    results = tmp_path / "quick.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--json", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    data = json.loads(results.read_text())
+    assert set(data) >= {"meta", "inprocess", "touch", "memory"}
+    inprocess = data["inprocess"]
+    for app in ("raw-asgi", "starlette", "fastapi", "raw-wsgi", "flask", "django"):
+        # Each variant was checked before it was timed: the status is the one it must be.
+        assert inprocess[f"{app}:bare"]["status"] == 200
+        assert inprocess[f"{app}:off"]["status"] == 200
+        assert inprocess[f"{app}:allow"]["status"] == 200
+        assert inprocess[f"{app}:bypass"]["status"] == 200
+        assert inprocess[f"{app}:on-html"]["status"] == 503
+        assert inprocess[f"{app}:on-html"]["content_type"].startswith("text/html")
+        assert inprocess[f"{app}:on-json"]["content_type"] == "application/problem+json"
+        assert len(inprocess[f"{app}:bare"]["samples"]) == 2
+    for row in data["touch"]["rows"]:  # counts, not timings: no file or env access per request
+        assert row["env_reads"] == 0
+        assert row["py_open"] == 0
+        assert row["py_stat"] <= row["seconds"] / row["check_interval"] + 1
+    assert (tmp_path / "quick.md").read_text().startswith("# maintenance-mode benchmark")
+    assert "## Targets" in proc.stdout

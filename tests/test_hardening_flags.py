@@ -252,14 +252,18 @@ def looping(path: Path) -> None:
 
 def unstatable(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A parent folder the process may not search (root ignores chmod, so simulate EACCES)."""
-    real_stat = os.stat
 
-    def denied(p: Any, *args: Any, **kwargs: Any) -> Any:
-        if Path(p) == path:
-            raise PermissionError(13, "Permission denied", str(p))
-        return real_stat(p, *args, **kwargs)
+    def refusing(real: Callable[..., Any]) -> Callable[..., Any]:
+        def denied(p: Any, *args: Any, **kwargs: Any) -> Any:
+            if Path(p) == path:
+                raise PermissionError(13, "Permission denied", str(p))
+            return real(p, *args, **kwargs)
 
-    monkeypatch.setattr(sources_module.os, "stat", denied)
+        return denied
+
+    # Both: an unsearchable parent makes lstat() and stat() fail alike.
+    monkeypatch.setattr(sources_module.os, "lstat", refusing(os.lstat))
+    monkeypatch.setattr(sources_module.os, "stat", refusing(os.stat))
 
 
 def expected_after_error(policy: str, before: MaintenanceState | None) -> MaintenanceState | None:

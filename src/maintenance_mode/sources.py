@@ -93,10 +93,14 @@ class FileFlag(FlagSource):
     def read(self) -> MaintenanceState | None:
         path = self.path
         try:
-            st = os.stat(path)
+            # lstat first: an absent flag (the usual case while off) costs one system call.
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                try:
+                    st = os.stat(path)  # follow the link (Kubernetes' ..data swap)
+                except FileNotFoundError:
+                    raise FlagError(f"flag file {path} is a dangling symlink") from None
         except FileNotFoundError:
-            if os.path.lexists(path):
-                raise FlagError(f"flag file {path} is a dangling symlink") from None
             self._key = self._state = None
             return None
         except OSError as exc:

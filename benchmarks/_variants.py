@@ -1,0 +1,451 @@
+"""Every benchmarked variant, built by name: ``build("starlette:off", workdir)``.
+
+A name is ``<app>:<variant>``. Apps: ``raw-asgi``, ``starlette``, ``fastapi`` (ASGI);
+``raw-wsgi``, ``flask``, ``django`` (WSGI). Each answers ``GET /hello`` with
+``hello``, as lean as the framework allows. Variants:
+
+- ``bare``: the app alone; ``floor``: behind a do-nothing pass-through middleware;
+- ``off``, ``on-html``, ``on-json``: behind ours with maintenance off / on (the 503
+  negotiated as HTML or problem+JSON); ``allow``: on, with ``/hello`` allowlisted;
+  ``bypass``: on, the request carries the bypass secret header;
+- ``decide-allow``, ``decide-bypass``, ``decide-503`` (raw apps only): not an app but
+  one decision, ``decide(snapshot, RequestInfo.from_*(request))``, for the target
+  "allowlisted and bypassed requests cost no more than the off path plus one decision";
+- ``ext-off``, ``ext-on-html`` (flask): the Flask extension instead of the WSGI middleware,
+  and ``ext-floor``, its own floor: a do-nothing ``before_request``/``after_request`` pair;
+- peers, imported only in the peers' virtualenv: ``fastapi:fm-*`` (fastapi-maintenance,
+  its default env backend and its file backend) and ``django:dmm-*``
+  (django-maintenance-mode, which installs a package also named ``maintenance_mode``).
+
+All of ours share one realistic configuration: two allowlisted paths and a bypass
+secret, with the library's default check interval (``BENCH_CHECK_INTERVAL`` overrides it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from _common import BYPASS_HEADER, CLIENT, PATH, SECRET, Variant, asgi_scope, wsgi_environ
+
+ASGI_APPS = ("raw-asgi", "starlette", "fastapi")
+WSGI_APPS = ("raw-wsgi", "flask", "django")
+OURS = ("bare", "floor", "off", "on-html", "on-json", "allow", "bypass")
+DECIDE = ("decide-allow", "decide-bypass", "decide-503")
+FLASK_EXT = ("ext-floor", "ext-off", "ext-on-html")
+FASTAPI_PEER = ("fm-env-off", "fm-env-on", "fm-file-off", "fm-file-on", "fm-allow", "fm-bypass")
+DJANGO_PEER = ("dmm-off", "dmm-on-html", "dmm-on-json", "dmm-allow", "dmm-bypass")
+
+
+def ours_names() -> list[str]:
+    """Every variant of ours (runs in the project's own virtualenv)."""
+    names = [f"{app}:{v}" for app in (*ASGI_APPS, *WSGI_APPS) for v in OURS]
+    names += [f"{app}:{v}" for app in ("raw-asgi", "raw-wsgi") for v in DECIDE]
+    if importlib.util.find_spec("flask") is not None:
+        names += [f"flask:{v}" for v in FLASK_EXT]
+    return names
+
+
+def peer_names() -> list[str]:
+    """The peers and the bare apps and floors they are compared with, in their own process."""
+    return [
+        "fastapi:bare",
+        "fastapi:floor",
+        *(f"fastapi:{v}" for v in FASTAPI_PEER),
+        "django:bare",
+        "django:floor",
+        *(f"django:{v}" for v in DJANGO_PEER),
+    ]
+
+
+def expected_status(label: str) -> int:
+    return 503 if "-on" in f"-{label}" and not label.startswith("decide") else 200
+
+
+def request_kind(label: str) -> str:
+    if label.endswith("json"):
+        return "json"
+    if label in {"bypass", "fm-bypass", "decide-bypass"}:
+        return "bypass"
+    return "html"
+
+
+def check_interval() -> float | None:
+    value = os.environ.get("BENCH_CHECK_INTERVAL")
+    return float(value) if value else None
+
+
+# -- the bare apps and the floors -------------------------------------------------------------
+
+
+async def raw_asgi_hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+def raw_wsgi_hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+
+class ASGIPassThrough:
+    """The physical floor of any ASGI middleware."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+class WSGIPassThrough:
+    """The physical floor of any WSGI middleware."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+class DjangoPassThrough:
+    """The floor of a Django middleware (sync, like the WSGI handler calls it)."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        return self.get_response(request)
+
+
+def starlette_app(middleware: list[Any]) -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request: Any) -> Any:
+        return PlainTextResponse("hello")
+
+    return Starlette(routes=[Route(PATH, hello)], middleware=middleware)
+
+
+def fastapi_app(decorate: Callable[[Any], Any] | None = None) -> Any:
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+
+    app = FastAPI()
+
+    async def hello() -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    app.get(PATH)(decorate(hello) if decorate is not None else hello)
+    return app
+
+
+def flask_app() -> Any:
+    from flask import Flask
+
+    app = Flask("bench")
+
+    @app.get(PATH)
+    def hello() -> str:
+        return "hello"
+
+    return app
+
+
+# -- Django (settings.configure in this process, like the test project) ----------------------
+
+_DJANGO_FLAVOR: list[str] = []
+#: The peer's switch is a state file, set per variant by its before() hook.
+_PEER_SETTINGS = {"MAINTENANCE_MODE": None, "MAINTENANCE_MODE_STATE_FILE_PATH": ""}
+
+
+def _installed_is_peer() -> bool:
+    """Whether ``maintenance_mode`` here is django-maintenance-mode (found without importing it)."""
+    spec = importlib.util.find_spec("maintenance_mode")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    return not any((Path(p) / "django").is_dir() for p in spec.submodule_search_locations)
+
+
+def django_setup() -> str:
+    """Configure Django once; returns "ours" or "peer" (which maintenance_mode is installed)."""
+    if _DJANGO_FLAVOR:
+        return _DJANGO_FLAVOR[0]
+    import django
+    from django.conf import settings
+
+    flavor = "peer" if _installed_is_peer() else "ours"
+    apps = ["maintenance_mode"] if flavor == "peer" else ["maintenance_mode.django"]
+    if importlib.util.find_spec("maintenance_mode") is None:
+        apps = []
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="benchmark-only",
+        ALLOWED_HOSTS=["*"],
+        USE_TZ=True,
+        ROOT_URLCONF="_django_urls",
+        INSTALLED_APPS=apps,
+        MIDDLEWARE=[],
+        DATABASES={},
+        TEMPLATES=[
+            {"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}
+        ],
+        **(_PEER_SETTINGS if flavor == "peer" else {}),
+    )
+    django.setup()
+    if flavor == "peer":
+        importlib.import_module("maintenance_mode.settings")  # its defaults, after configure
+    _DJANGO_FLAVOR.append(flavor)
+    return flavor
+
+
+def django_handler(middleware: list[str], **overrides: Any) -> Any:
+    django_setup()
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    with override_settings(MIDDLEWARE=middleware, **overrides):
+        return WSGIHandler()
+
+
+# -- ours -------------------------------------------------------------------------------------
+
+
+def _ours_flag(workdir: Path, on: bool) -> Path:
+    if not on:
+        return workdir / "ours-absent.json"
+    path = workdir / "ours-on.json"
+    if not path.exists():
+        from maintenance_mode import ETARange, MaintenanceState, write_state_atomic
+
+        now = datetime.now(UTC).replace(microsecond=0)
+        write_state_atomic(
+            path,
+            MaintenanceState(
+                reason="Database upgrade",
+                message="We are moving to a bigger database. Orders are safe.",
+                started_at=now,
+                eta=ETARange(earliest=now + timedelta(hours=1), latest=now + timedelta(hours=2)),
+            ),
+        )
+    return path
+
+
+def ours_options(label: str, workdir: Path) -> dict[str, Any]:
+    on = label not in {"off", "ext-off"}
+    options: dict[str, Any] = {
+        "flag": _ours_flag(workdir, on),
+        "allow": ["/faq", "/static/", *([PATH] if label.endswith("allow") else [])],
+        "bypass_secret": SECRET,
+    }
+    interval = check_interval()
+    if interval is not None:
+        options["check_interval"] = interval
+    return options
+
+
+def _ours(group: str, label: str, workdir: Path) -> Any:
+    """The app of ``group`` behind ours (``label`` in OURS minus bare/floor)."""
+    options = ours_options(label, workdir)
+    if group == "raw-asgi":
+        from maintenance_mode.asgi import MaintenanceMiddleware
+
+        return MaintenanceMiddleware(raw_asgi_hello, **options)
+    if group == "starlette":
+        from starlette.middleware import Middleware
+
+        from maintenance_mode.asgi import MaintenanceMiddleware
+
+        return starlette_app([Middleware(MaintenanceMiddleware, **options)])
+    if group == "fastapi":
+        from maintenance_mode.asgi import MaintenanceMiddleware
+
+        app = fastapi_app()
+        app.add_middleware(MaintenanceMiddleware, **options)
+        return app
+    if group == "raw-wsgi":
+        from maintenance_mode.wsgi import MaintenanceMiddleware as WSGIMaintenance
+
+        return WSGIMaintenance(raw_wsgi_hello, **options)
+    if group == "flask":
+        app = flask_app()
+        if label.startswith("ext-"):
+            from maintenance_mode.flask import MaintenanceMode
+
+            MaintenanceMode(app, **options)
+        else:
+            from maintenance_mode.wsgi import MaintenanceMiddleware as WSGIMaintenance
+
+            app.wsgi_app = WSGIMaintenance(app.wsgi_app, **options)  # type: ignore[method-assign]
+        return app
+    if group == "django":
+        options["flag"] = str(options["flag"])
+        return django_handler(
+            ["maintenance_mode.django.MaintenanceMiddleware"], MAINTENANCE_MODE=options
+        )
+    raise KeyError(group)
+
+
+def _no_hook() -> None:
+    return None
+
+
+def _same_response(response: Any) -> Any:
+    return response
+
+
+def _bare(group: str, floor: bool | str) -> Any:
+    if group == "raw-asgi":
+        return ASGIPassThrough(raw_asgi_hello) if floor else raw_asgi_hello
+    if group == "raw-wsgi":
+        return WSGIPassThrough(raw_wsgi_hello) if floor else raw_wsgi_hello
+    if group == "starlette":
+        from starlette.middleware import Middleware
+
+        return starlette_app([Middleware(ASGIPassThrough)] if floor else [])
+    if group == "fastapi":
+        app = fastapi_app()
+        if floor:
+            app.add_middleware(ASGIPassThrough)
+        return app
+    if group == "flask":
+        app = flask_app()
+        if floor == "hooks":
+            app.before_request(_no_hook)
+            app.after_request(_same_response)
+        elif floor:
+            app.wsgi_app = WSGIPassThrough(app.wsgi_app)  # type: ignore[method-assign]
+        return app
+    if group == "django":
+        return django_handler(["_variants.DjangoPassThrough"] if floor else [])
+    raise KeyError(group)
+
+
+def _decision(group: str, label: str, workdir: Path) -> Callable[[], object]:
+    """One decision of ours for the request ``label`` names, as a plain callable."""
+    from maintenance_mode.core import RequestInfo
+
+    kind = request_kind(label)
+    which = {"decide-allow": "allow", "decide-bypass": "bypass", "decide-503": "on-html"}[label]
+    middleware = _ours(group, which, workdir)
+    maintenance = middleware.maintenance
+    snapshot = maintenance.poll()
+    settings = maintenance.settings
+    wanted = {"decide-allow": "pass", "decide-bypass": "bypass", "decide-503": "respond"}[label]
+    decide = maintenance.decide
+    if group == "raw-asgi":
+        scope = asgi_scope(kind)  # type: ignore[arg-type]
+        from_asgi = RequestInfo.from_asgi
+
+        def one() -> object:
+            return decide(snapshot, from_asgi(scope, settings))
+    else:
+        environ = wsgi_environ(kind)  # type: ignore[arg-type]
+        from_wsgi = RequestInfo.from_wsgi
+
+        def one() -> object:
+            return decide(snapshot, from_wsgi(environ, settings))
+
+    action = one().action  # type: ignore[attr-defined]
+    if action != wanted:
+        raise SystemExit(f"benchmark {group}:{label}: the decision is {action!r}, not {wanted!r}")
+    return one
+
+
+# -- the peers ---------------------------------------------------------------------------------
+
+
+def _peer_file(workdir: Path, on: bool) -> Path:
+    path = workdir / ("peer-on.txt" if on else "peer-off.txt")
+    if not path.exists():
+        path.write_text("1" if on else "0")
+    return path
+
+
+def _fastapi_peer(label: str, workdir: Path) -> Any:
+    from fastapi_maintenance import MaintenanceModeMiddleware, force_maintenance_mode_off
+    from fastapi_maintenance.backends import EnvVarBackend, LocalFileBackend
+
+    os.environ.pop("FASTAPI_MAINTENANCE_MODE", None)  # its default variable: unset is off
+    os.environ["BENCH_FM_ON"] = "1"
+    on = not label.endswith("-off")
+    backend: Any
+    if label.startswith("fm-file"):
+        backend = LocalFileBackend(str(_peer_file(workdir, on)))
+    else:
+        backend = EnvVarBackend("BENCH_FM_ON") if on else EnvVarBackend()
+    app = fastapi_app(force_maintenance_mode_off if label == "fm-allow" else None)
+    options: dict[str, Any] = {"backend": backend}
+    if label == "fm-bypass":
+
+        def exempt(request: Any) -> bool:
+            return bool(request.headers.get(BYPASS_HEADER) == SECRET)
+
+        options["exempt_handler"] = exempt
+    app.add_middleware(MaintenanceModeMiddleware, **options)
+    return app
+
+
+def _django_peer(label: str, workdir: Path) -> tuple[Any, Callable[[], None]]:
+    if django_setup() != "peer":
+        raise SystemExit("django-maintenance-mode variants run in the peers' virtualenv only")
+    from django.conf import settings
+
+    state_file = str(_peer_file(workdir, label != "dmm-off"))
+    response_type = "json" if label.endswith("json") else "html"
+    ignore_urls = (rf"^{PATH}$",) if label == "dmm-allow" else None
+    ignore_ips = (rf"^{CLIENT.replace('.', '[.]')}$",) if label == "dmm-bypass" else None
+
+    def before() -> None:  # its settings are global and read on every request
+        settings.MAINTENANCE_MODE_STATE_FILE_PATH = state_file
+        settings.MAINTENANCE_MODE_RESPONSE_TYPE = response_type
+        settings.MAINTENANCE_MODE_IGNORE_URLS = ignore_urls
+        settings.MAINTENANCE_MODE_IGNORE_IP_ADDRESSES = ignore_ips
+
+    before()
+    handler = django_handler(["maintenance_mode.middleware.MaintenanceModeMiddleware"])
+    return handler, before
+
+
+# -- the registry ------------------------------------------------------------------------------
+
+
+def build(name: str, workdir: Path) -> Variant:
+    """The variant called ``name``; files it needs are made in ``workdir``."""
+    group, label = name.split(":", 1)
+    kind = "asgi" if group in ASGI_APPS else "wsgi"
+    request_of = asgi_scope if kind == "asgi" else wsgi_environ
+    request = request_of(request_kind(label))  # type: ignore[arg-type]
+    before = None
+    if label in {"bare", "floor"}:
+        app = _bare(group, label == "floor")
+    elif label == "ext-floor":
+        app = _bare(group, "hooks")
+    elif label in DECIDE:
+        return Variant(name, "call", _decision(group, label, workdir))
+    elif label.startswith("fm-"):
+        app = _fastapi_peer(label, workdir)
+    elif label.startswith("dmm-"):
+        app, before = _django_peer(label, workdir)
+    elif label in OURS or label in FLASK_EXT:
+        app = _ours(group, label, workdir)
+    else:
+        raise SystemExit(f"unknown benchmark variant {name!r}")
+    return Variant(name, kind, app, request, expected_status(label), before)
+
+
+def build_all(names: Iterable[str], workdir: Path) -> list[Variant]:
+    return [build(name, workdir) for name in names]

@@ -1,0 +1,670 @@
+"""The performance suite: ours against bare apps, a pass-through floor and the peers.
+
+    python3 dev.py test                   # once: makes .venv (pip install -e .[dev])
+    .venv/bin/python benchmarks/run.py    # the full run (about 10 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick            # a smoke run, seconds (CI)
+    .venv/bin/python benchmarks/run.py --only inprocess,callgrind
+    .venv/bin/python benchmarks/run.py --report benchmarks/results/latest.json  # tables again
+
+Sections (docs/performance.md explains every number):
+
+- ``inprocess``: Starlette, FastAPI, Flask, Django and bare ASGI/WSGI callables driven
+  directly (no server), as bare / pass-through floor / ours off / on (HTML, JSON) /
+  allowlisted / bypassed; median and spread of interleaved repeats;
+- ``callgrind``: instructions per request from ``valgrind --tool=callgrind`` (N2 minus N1
+  requests, so start-up cancels out): repeatable run to run, unlike wall time;
+- ``http``: uvicorn and gunicorn, one worker each, loaded by ``wrk`` on 127.0.0.1, variants
+  interleaved round by round; requests/s and p99 latency as ratios to the bare app;
+- ``peers``: fastapi-maintenance and django-maintenance-mode, in-process and over HTTP, from
+  their own virtualenv (benchmarks/.venv-peers, made on first use: the latter installs a
+  package also named ``maintenance_mode``);
+- ``touch``: file-system calls (``strace -f -e trace=%file``) and environment reads per
+  request, and flag ``stat`` calls per check interval;
+- ``memory``: RSS and tracemalloc growth over 100,000 requests in each state.
+
+Missing tools (valgrind, wrk, strace: ``apt-get install valgrind wrk strace``) skip their
+section with a note. Results go to benchmarks/results/ (git-ignored): JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import _report  # noqa: E402
+import _variants  # noqa: E402
+
+PEERS_VENV = BENCH / ".venv-peers"
+#: The peers, pinned so a run can be repeated; the frameworks are pinned to ours (below).
+PEERS = {"fastapi-maintenance": "0.0.5", "django-maintenance-mode": "0.23.0"}
+#: Installed in the peers' virtualenv at exactly the versions this virtualenv has.
+SAME_AS_OURS = (
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "django",
+    "asgiref",
+    "uvicorn",
+    "gunicorn",
+    "anyio",
+    "h11",
+)
+SECTIONS = ("inprocess", "callgrind", "http", "peers", "touch", "memory")
+QUICK_SECTIONS = ("inprocess", "touch", "memory")
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# -- children -------------------------------------------------------------------------------
+
+
+def child(
+    python: Path | str,
+    job: str,
+    names: list[str],
+    workdir: Path,
+    *extra: str,
+    prefix: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 1800,
+) -> Any:
+    """Run a _child.py job and return its JSON."""
+    out = workdir / f"{job}-{os.getpid()}-{time.monotonic_ns()}.json"
+    cmd = [
+        *prefix,
+        str(python),
+        str(BENCH / "_child.py"),
+        job,
+        "--names",
+        ",".join(names),
+        "--workdir",
+        str(workdir),
+        "--out",
+        str(out),
+        *extra,
+    ]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env={**ours_env(python), **(env or {})}, timeout=timeout, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child failed (exit {proc.returncode}): {' '.join(cmd)}")
+    return json.loads(out.read_text())
+
+
+#: Where the copy of src/ that this run measures lives (see snapshot_source).
+SNAPSHOT: list[Path] = []
+
+
+def snapshot_source(workdir: Path) -> None:
+    """Measure a copy of src/ taken now, so edits made during a long run cannot mix in."""
+    target = workdir / "src-snapshot"
+    shutil.copytree(ROOT / "src", target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "templates", workdir / "templates")  # found beside src/ as in a clone
+    SNAPSHOT.append(target)
+
+
+def ours_env(python: Path | str) -> dict[str, str]:
+    """The environment of a child: ours come from the snapshot; the peers' venv never sees it."""
+    env = dict(os.environ)
+    if SNAPSHOT and str(python) == sys.executable:
+        env["PYTHONPATH"] = os.pathsep.join([str(SNAPSHOT[0]), env.get("PYTHONPATH", "")])
+    return env
+
+
+def tool(name: str) -> str | None:
+    return shutil.which(name)
+
+
+def tool_version(cmd: list[str]) -> str:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "not installed"
+    text = (proc.stdout + proc.stderr).strip().splitlines()
+    return text[0] if text else "?"
+
+
+# -- the peers' virtualenv ----------------------------------------------------------------------
+
+
+def peers_python() -> Path:
+    """benchmarks/.venv-peers with the peers and our frameworks' exact versions (made once)."""
+    python = PEERS_VENV / "bin" / "python"
+    wanted = [f"{name}=={version}" for name, version in PEERS.items()]
+    wanted += [f"{name}=={metadata.version(name)}" for name in SAME_AS_OURS]
+    stamp = PEERS_VENV / ".bench-requirements"
+    if python.exists() and stamp.exists() and stamp.read_text() == "\n".join(wanted):
+        return python
+    log(f"+ making {PEERS_VENV.relative_to(ROOT)} ({', '.join(wanted)})")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEERS_VENV)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wanted],
+        check=True,
+    )
+    stamp.write_text("\n".join(wanted))
+    return python
+
+
+# -- sections -----------------------------------------------------------------------------------
+
+
+def section_inprocess(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    names = _variants.ours_names()
+    log(f"in-process: {len(names)} variants x {args.repeats} repeats")
+    extra = ["--repeats", str(args.repeats), "--target", str(args.target)]
+    if args.quick:
+        extra += ["--fixed-n", "100"]
+    return child(sys.executable, "time", names, workdir, *extra)
+
+
+def section_peers_inprocess(args: argparse.Namespace, workdir: Path, python: Path) -> Any:
+    names = _variants.peer_names()
+    log(f"peers in-process: {len(names)} variants x {args.repeats} repeats")
+    extra = ["--repeats", str(args.repeats), "--target", str(args.target)]
+    return child(python, "time", names, workdir, *extra)
+
+
+CALLGRIND_GROUPS = {
+    "asgi": [
+        *(f"{app}:{v}" for app in _variants.ASGI_APPS for v in _variants.OURS),
+        *(f"raw-asgi:{v}" for v in _variants.DECIDE),
+    ],
+    "wsgi": [
+        *(f"{app}:{v}" for app in _variants.WSGI_APPS for v in _variants.OURS),
+        *(f"raw-wsgi:{v}" for v in _variants.DECIDE),
+        *(f"flask:{v}" for v in _variants.FLASK_EXT),
+    ],
+}
+
+
+def section_callgrind(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Instructions per request: groups run under callgrind side by side (counts do not mind)."""
+    valgrind = tool("valgrind")
+    if valgrind is None:
+        return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
+    jobs = [(group, "phases", names) for group, names in CALLGRIND_GROUPS.items()]
+    jobs.append(("snippets", "snippets", []))
+    running: list[tuple[str, subprocess.Popen[bytes]]] = []
+    results: dict[str, dict[str, float]] = {}
+
+    def finish(group: str, proc: subprocess.Popen[bytes]) -> None:
+        if proc.wait(timeout=3600) != 0:
+            tail = (workdir / f"callgrind-{group}" / "valgrind.log").read_text().splitlines()
+            raise RuntimeError(f"callgrind {group} failed:\n" + "\n".join(tail[-25:]))
+        results[group] = _parse_callgrind(workdir / f"callgrind-{group}")
+
+    for group, job, names in jobs:
+        while len(running) >= max(1, os.cpu_count() or 1):
+            finish(*running.pop(0))
+        folder = workdir / f"callgrind-{group}"
+        folder.mkdir()
+        cmd = [
+            valgrind,
+            "--tool=callgrind",
+            "--dump-before=getloadavg",
+            "--dump-instr=no",
+            "--dump-line=no",
+            f"--callgrind-out-file={folder}/cg.out",
+            sys.executable,
+            str(BENCH / "_child.py"),
+            job,
+            "--names",
+            ",".join(names),
+            "--workdir",
+            str(workdir),
+            "--out",
+            str(folder / "order.json"),
+            "--n1",
+            str(args.n1),
+            "--n2",
+            str(args.n2),
+        ]
+        log(f"callgrind {group}: {len(names) or 'the'} {'variants' if names else 'snippets'}")
+        log_file = open(folder / "valgrind.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            # Under valgrind a second of wall time is a few hundred requests: a long check
+            # interval keeps the flag's re-check (one stat per interval, see "touch") out of
+            # the per-request counts, which are then the fast path's alone.
+            env={**ours_env(sys.executable), "PYTHONHASHSEED": "0", "BENCH_CHECK_INTERVAL": "3600"},
+        )
+        running.append((group, proc))
+    while running:
+        finish(*running.pop(0))
+    per_request: dict[str, float] = {}
+    for group in CALLGRIND_GROUPS:
+        per_request.update(results[group])
+    return {
+        "n1": args.n1,
+        "n2": args.n2,
+        "valgrind": tool_version([valgrind, "--version"]),
+        "ir": per_request,
+        "snippets": results["snippets"],
+    }
+
+
+def _parse_callgrind(folder: Path) -> dict[str, float]:
+    parts: dict[int, int] = {}
+    for path in folder.glob("cg.out*"):
+        text = path.read_text(errors="replace")
+        part = re.search(r"^part: (\d+)$", text, re.M)
+        total = re.search(r"^summary: (\d+)$", text, re.M)
+        if part and total:
+            parts[int(part.group(1))] = int(total.group(1))
+        path.unlink()
+    order = json.loads((folder / "order.json").read_text())["order"]
+    # Part 1 is start-up; then each phase is "collection + marker" and "requests + marker".
+    counts: dict[str, dict[int, int]] = {}
+    for index, phase in enumerate(order):
+        counts.setdefault(phase["name"], {})[phase["n"]] = parts[2 * index + 2]
+    result = {}
+    for name, by_n in counts.items():
+        (n1, ir1), (n2, ir2) = sorted(by_n.items())
+        result[name] = (ir2 - ir1) / (n2 - n1)
+    return result
+
+
+# -- over HTTP ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pin(cpu: int) -> Any:
+    if (os.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+class Server:
+    """uvicorn or gunicorn, one worker, on 127.0.0.1, pinned to CPU 0 (wrk gets CPU 1)."""
+
+    def __init__(self, name: str, python: Path | str, workdir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        kind = "asgi" if name.split(":")[0] in _variants.ASGI_APPS else "wsgi"
+        host = ["127.0.0.1", str(self.port)]
+        if kind == "asgi":
+            cmd = [str(python), "-m", "uvicorn", "_serve:app", "--app-dir", str(BENCH)]
+            cmd += ["--host", host[0], "--port", host[1], "--no-access-log"]
+            cmd += ["--log-level", "warning"]
+            self.server = "uvicorn"
+        else:
+            cmd = [str(python), "-m", "gunicorn", "_serve:app", "--chdir", str(BENCH)]
+            cmd += ["-w", "1", "-b", ":".join(host), "--log-level", "warning"]
+            self.server = "gunicorn"
+        self.log = open(workdir / f"server-{name.replace(':', '-')}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**ours_env(python), "BENCH_VARIANT": name, "BENCH_WORKDIR": str(workdir)},
+            preexec_fn=_pin(0),
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{_variants.PATH}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.server} for {self.name} exited; see {self.log.name}")
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            try:
+                conn.request("GET", _variants.PATH)
+                conn.getresponse().read()
+                return
+            except OSError:
+                time.sleep(0.2)
+            finally:
+                conn.close()
+        raise RuntimeError(f"{self.server} for {self.name} did not answer in {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def wrk(wrk_path: str, url: str, seconds: int, connections: int) -> dict[str, float]:
+    cmd = [wrk_path, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    proc = subprocess.run(
+        [*cmd, url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+        preexec_fn=_pin(1),
+    )
+    out = proc.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if rps is None or p99 is None:
+        raise RuntimeError(f"could not read wrk's output:\n{out}")
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[p99.group(2)]
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(rps.group(1)),
+        "p99_ms": float(p99.group(1)) * scale,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+HTTP_GROUPS = {
+    "starlette": ["starlette:bare", "starlette:off", "starlette:on-html"],
+    "fastapi": ["fastapi:bare", "fastapi:off", "fastapi:on-html"],
+    "flask": ["flask:bare", "flask:off", "flask:on-html"],
+    "django": ["django:bare", "django:off", "django:on-html"],
+}
+HTTP_PEERS = {
+    "fastapi": [
+        "fastapi:fm-env-off",
+        "fastapi:fm-env-on",
+        "fastapi:fm-file-off",
+        "fastapi:fm-file-on",
+    ],
+    "django": ["django:dmm-off", "django:dmm-on-html"],
+}
+
+
+def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) -> dict[str, Any]:
+    wrk_path = tool("wrk")
+    if wrk_path is None:
+        return {"skipped": "wrk is not installed (apt-get install wrk)"}
+    plan: list[tuple[str, Path | str]] = []
+    for group, names in HTTP_GROUPS.items():
+        plan += [(name, sys.executable) for name in names]
+        if peers is not None:
+            plan += [(name, peers) for name in HTTP_PEERS.get(group, [])]
+    servers: dict[str, Server] = {}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in plan}
+    try:
+        for name, python in plan:
+            servers[name] = Server(name, python, workdir)
+        for server in servers.values():
+            server.wait_ready()
+            wrk(wrk_path, server.url, 1, args.connections)  # warm-up
+        for index in range(args.http_rounds):
+            log(f"http: round {index + 1}/{args.http_rounds} ({len(plan)} variants)")
+            for name, _ in plan:  # A B C ... A B C ...: drift hits every variant alike
+                runs[name].append(
+                    wrk(wrk_path, servers[name].url, args.http_seconds, args.connections)
+                )
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {
+        "seconds": args.http_seconds,
+        "rounds": args.http_rounds,
+        "connections": args.connections,
+        "wrk": tool_version([wrk_path, "-v"]),
+        "servers": {name: server.server for name, server in servers.items()},
+        "runs": runs,
+    }
+
+
+# -- what a request touches ----------------------------------------------------------------------
+
+TOUCH_OURS = [
+    "raw-asgi:off",
+    "raw-asgi:on-html",
+    "raw-wsgi:off",
+    "raw-wsgi:on-html",
+    "django:off",
+    "django:on-html",
+]
+TOUCH_QUICK = ["raw-asgi:off", "raw-wsgi:on-html"]
+#: With the bare apps, to show what the frameworks themselves touch.
+TOUCH_PEERS = [
+    "fastapi:bare",
+    "fastapi:fm-env-off",
+    "fastapi:fm-file-off",
+    "django:bare",
+    "django:dmm-off",
+]
+TOUCH_INTERVAL = 0.25
+
+
+def section_touch(args: argparse.Namespace, workdir: Path, peers: Path | None) -> dict[str, Any]:
+    strace = None if args.quick else tool("strace")
+    seconds = 0.3 if args.quick else args.touch_seconds
+    ours = TOUCH_QUICK if args.quick else TOUCH_OURS
+    plan: list[tuple[str, Path | str]] = [(name, sys.executable) for name in ours]
+    if peers is not None:
+        plan += [(name, peers) for name in TOUCH_PEERS]
+    rows = []
+    env = {"BENCH_CHECK_INTERVAL": str(TOUCH_INTERVAL)}
+    for name, python in plan:
+        log(f"touch: {name}")
+        prefix: tuple[str, ...] = ()
+        trace = workdir / f"strace-{name.replace(':', '-')}.log"
+        if strace is not None:
+            prefix = (strace, "-f", "-qq", "-e", "trace=%file", "-o", str(trace))
+        row = child(
+            python, "touch", [name], workdir, "--seconds", str(seconds), prefix=prefix, env=env
+        )
+        if strace is not None:
+            row.update(_parse_strace(trace, workdir))
+        row["check_interval"] = TOUCH_INTERVAL
+        rows.append(row)
+    return {
+        "strace": tool_version([strace, "-V"]) if strace else "not used",
+        "rows": rows,
+    }
+
+
+def _parse_strace(trace: Path, workdir: Path) -> dict[str, Any]:
+    from _child import TOUCH_END, TOUCH_START
+
+    inside = False
+    calls = flag = 0
+    kinds: dict[str, int] = {}
+    for line in trace.read_text(errors="replace").splitlines():
+        if TOUCH_START in line:
+            inside = True
+            continue
+        if TOUCH_END in line:
+            break
+        if not inside or "resumed>" in line or line.startswith(("+++", "---")):
+            continue
+        match = re.match(r"^(?:\d+\s+)?(\w+)\(", line)
+        if match is None:
+            continue
+        calls += 1
+        kinds[match.group(1)] = kinds.get(match.group(1), 0) + 1
+        if str(workdir) in line:
+            flag += 1
+    trace.unlink()
+    return {"strace_file_calls": calls, "strace_flag_calls": flag, "strace_kinds": kinds}
+
+
+# -- memory --------------------------------------------------------------------------------------
+
+MEMORY = [
+    *(f"raw-asgi:{v}" for v in ("off", "on-html", "on-json", "allow", "bypass")),
+    *(f"raw-wsgi:{v}" for v in ("off", "on-html", "on-json", "allow", "bypass")),
+    "starlette:off",
+    "starlette:on-html",
+    "django:off",
+    "django:on-html",
+]
+
+
+def section_memory(args: argparse.Namespace, workdir: Path) -> Any:
+    names = ["raw-asgi:off", "raw-asgi:on-html", "raw-wsgi:off"] if args.quick else MEMORY
+    n = 1000 if args.quick else args.memory_requests
+    log(f"memory: {len(names)} variants x {n} requests (twice: RSS, then tracemalloc)")
+    return {"rows": child(sys.executable, "memory", names, workdir, "-n", str(n))}
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def versions(peers: Path | None) -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("maintenance-mode", *SAME_AS_OURS, "flask", "werkzeug", "jinja2"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    if peers is not None:
+        found.update(PEERS)
+    return found
+
+
+def git_describe() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}{' + uncommitted changes in src/' if dirty else ''}"
+
+
+@contextlib.contextmanager
+def workspace() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="maintenance-bench-") as folder:
+        yield Path(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: few requests, seconds")
+    parser.add_argument("--only", type=lambda s: s.split(","), help=",".join(SECTIONS))
+    parser.add_argument("--json", type=Path, help="default benchmarks/results/latest.json")
+    parser.add_argument("--markdown", type=Path, help="default benchmarks/results/latest.md")
+    parser.add_argument("--report", type=Path, help="print the tables of a saved JSON and exit")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--target", type=float, default=0.08, help="seconds per timed batch")
+    parser.add_argument("--n1", type=int, default=100, help="callgrind: requests, short phase")
+    parser.add_argument("--n2", type=int, default=400, help="callgrind: requests, long phase")
+    parser.add_argument("--http-seconds", type=int, default=3)
+    parser.add_argument("--http-rounds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--touch-seconds", type=float, default=2.0)
+    parser.add_argument("--memory-requests", type=int, default=100_000)
+    args = parser.parse_args(argv)
+
+    if args.report is not None:
+        print(_report.render(json.loads(args.report.read_text())))
+        return 0
+    if args.quick:
+        args.repeats = 2
+    sections = args.only or (QUICK_SECTIONS if args.quick else SECTIONS)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    results_dir = BENCH / "results"
+    json_path = args.json or results_dir / ("quick.json" if args.quick else "latest.json")
+    md_path = args.markdown or json_path.with_suffix(".md")
+
+    started = time.monotonic()
+    peers = None
+    results: dict[str, Any] = {}
+    if "peers" in sections:
+        try:
+            peers = peers_python()
+        except (subprocess.CalledProcessError, OSError) as exc:
+            results["peers"] = {"skipped": f"could not make the peers' virtualenv: {exc}"}
+    results["meta"] = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "quick": args.quick,
+        "sections": list(sections),
+        "git": git_describe(),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "cpu": _cpu_model(),
+        "load_before": os.getloadavg(),
+        "versions": versions(peers),
+    }
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    failed = []
+    with workspace() as workdir:
+        snapshot_source(workdir)
+        plan: list[tuple[str, Callable[[], Any]]] = [
+            ("inprocess", lambda: section_inprocess(args, workdir)),
+            ("peers", lambda: {"inprocess": section_peers_inprocess(args, workdir, peers)}),
+            ("callgrind", lambda: section_callgrind(args, workdir)),
+            ("http", lambda: section_http(args, workdir, peers)),
+            ("touch", lambda: section_touch(args, workdir, peers)),
+            ("memory", lambda: section_memory(args, workdir)),
+        ]
+        for key, run_section in plan:
+            if key not in sections or (key == "peers" and peers is None):
+                continue
+            try:
+                results[key] = run_section()
+            except Exception as exc:  # one broken section must not lose the others
+                traceback.print_exc()
+                results[key] = {"skipped": f"failed: {exc}"}
+                failed.append(key)
+            json_path.write_text(json.dumps(results, indent=1))  # progress survives a crash
+    results["meta"]["load_after"] = os.getloadavg()
+    results["meta"]["seconds"] = round(time.monotonic() - started, 1)
+
+    text = _report.render(results)
+    print(text)
+    json_path.write_text(json.dumps(results, indent=1))
+    md_path.write_text(text)
+    log(f"results: {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path}")
+    if failed:
+        log(f"failed sections: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -26,16 +26,36 @@
     }
   } catch (e) { /* keep the times in the configured zones */ }
 
-  // Notice when the site is back: ask this same URL, gently, and load it when it answers.
+  // Notice when the site is back: read the status document (or, without one, ask this
+  // same URL), gently, and load the page again when maintenance is over.
   if (!window.fetch) { setTimeout(function () { location.reload(); }, max); return; }
-  var delay = min, timer = 0;
+  var delay = min, timer = 0, statusUrl = me && me.getAttribute("data-status");
   function later(ms) {
     clearTimeout(timer);
     timer = setTimeout(check, ms + Math.random() * ms * 0.2);  // spread a crowd of tabs
   }
   function back() { location.replace(location.href.split("#")[0]); }
+  function wait(seconds) {
+    delay = Math.min(max, Math.max(delay * 2, isNaN(seconds) ? 0 : seconds * 1000));
+    later(delay);
+  }
   function check() {
     if (doc.hidden || navigator.onLine === false) { later(delay); return; }
+    if (statusUrl) {
+      fetch(statusUrl, { cache: "no-store", credentials: "same-origin" })
+        .then(function (answer) {
+          if (!answer.ok) throw new Error("no status document");
+          return answer.json();
+        })
+        .then(function (status) {
+          if (status && status.status && status.status.indicator === "none") { back(); return; }
+          wait(parseInt(status && status.retry_after, 10));
+        }, function () {
+          statusUrl = null;  // not reachable: fall back to asking the page itself
+          later(delay);
+        });
+      return;
+    }
     fetch(location.href, { method: "HEAD", cache: "no-store", credentials: "same-origin", redirect: "manual" })
       .then(function (answer) {
         var status = answer.status;

@@ -511,10 +511,13 @@ def test_the_page_notices_the_site_is_back(
     assert time.monotonic() - started < 10
     assert page.evaluate("location.pathname") == "/checkout"
     requests = page.own_events("Network.requestWillBeSent")
-    polls = [r for r in requests if r["request"]["method"] == "HEAD"]
+    # The page's "are we back?" check reads the status document (issue 5), never the page.
+    status_url = server.base + "/__maintenance__/status"
+    polls = [r for r in requests if r["request"]["url"] == status_url]
+    assert not [r for r in requests if r["request"]["method"] == "HEAD"]
     if javascript:
         assert 1 <= len(polls) <= 8, len(polls)  # backed off, never hammering
-        assert all(r["request"]["url"] == server.base + "/checkout" for r in polls)
+        assert all(r["request"]["method"] == "GET" for r in polls)
     else:
         assert polls == []
     _only_loopback([r["request"]["url"] for r in requests])

@@ -466,3 +466,19 @@ def test_every_sample_page_is_valid_html(preview_folder: Path) -> None:
         if m["type"] != "info" or m.get("subType") == "warning"
     ]
     assert problems == [], "\n".join(problems[:40])
+
+
+def test_the_page_checks_the_status_document_under_its_mount() -> None:
+    from maintenance_mode import Maintenance, MaintenanceState
+    from maintenance_mode.core import RequestInfo
+
+    def page(root: str, **options: object) -> bytes:
+        m = Maintenance(flag=lambda: MaintenanceState(reason="x"), **options)  # type: ignore[arg-type]
+        request = RequestInfo(method="GET", path="/checkout", root=root, peer=None)
+        response = m.decide(m.poll(), request).response
+        assert response is not None
+        return response.body
+
+    assert b'data-status="/__maintenance__/status"' in page("")
+    assert b'data-status="/my%20shop/__maintenance__/status"' in page("/my shop")
+    assert b'data-status="' not in page("", status_path=None)  # then it asks the page itself

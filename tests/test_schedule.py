@@ -543,3 +543,15 @@ def test_webhook_posts_the_event(flag_path: Path, clock: Clock) -> None:
     payload = json.loads(body)
     assert payload["event"] == "started"
     assert payload["state"]["reason"] == "Webhook test"
+
+
+def test_status_follows_a_new_eta_during_a_window(flag_path: Path, clock: Clock) -> None:
+    from maintenance_mode.schedule import window_state
+
+    new_end = T0 + 6 * HOUR
+    taken_over = window_state(SCHEDULED, WINDOW).model_copy(update={"eta": new_end})
+    write_state_atomic(flag_path, taken_over)  # what `update --eta` writes during the window
+    m = engine(flag_path, clock)
+    at(m, clock, T0 + HOUR)
+    _, doc = status_of(m)
+    assert doc["scheduled_maintenances"][0]["scheduled_until"] == "2030-06-01T14:00:00Z"

@@ -226,8 +226,8 @@ class Snapshot:
     docs: tuple[MaintenanceState, ...] = ()
     _decisions: dict[str, Decision] = field(default_factory=dict)
     #: Rendered bodies per (variant, overrun, locale); assembled responses per (variant, locale).
-    _pages: dict[tuple[Variant, bool, str], Page] = field(default_factory=dict)
-    _responses: dict[tuple[Variant, str], tuple[tuple[int, bool], Response, Response]] = field(
+    _pages: dict[tuple[Variant, bool, str, str], Page] = field(default_factory=dict)
+    _responses: dict[tuple[Variant, str, str], tuple[tuple[int, bool], Response, Response]] = field(
         default_factory=dict
     )
 
@@ -520,6 +520,7 @@ class Maintenance:
                 negotiate(request.accept),
                 request.method == "HEAD",
                 accept_language=request.accept_language,
+                root=request.root,
             ),
         )
 
@@ -597,6 +598,7 @@ class Maintenance:
         head: bool = False,
         *,
         accept_language: str | None = None,
+        root: str = "",
     ) -> Response:
         """The 503 for one variant (its HEAD form when ``head``), in the negotiated language.
 
@@ -610,17 +612,29 @@ class Maintenance:
         eta_latest = state.eta_latest
         overrun = eta_latest is not None and now > eta_latest
         locale = self._renderer.negotiate_locale(accept_language)
-        cached = snapshot._responses.get((variant, locale))
+        cached = snapshot._responses.get((variant, locale, root))
         if cached is not None and cached[0] == (retry, overrun):
             return cached[2] if head else cached[1]
-        page = snapshot._pages.get((variant, overrun, locale))
+        page = snapshot._pages.get((variant, overrun, locale, root))
         if page is None:
-            page = snapshot._pages[variant, overrun, locale] = self._renderer.page(
-                variant, state, overrun=overrun, locale=locale, retry_after=retry
+            status_path = self.settings.status_path
+            # The page's "are we back?" check reads the status document under the same mount.
+            status_url = (
+                quote(root.rstrip("/"), safe=_PATH_SAFE, errors="surrogateescape") + status_path
+                if status_path
+                else None
+            )
+            page = snapshot._pages[variant, overrun, locale, root] = self._renderer.page(
+                variant,
+                state,
+                overrun=overrun,
+                locale=locale,
+                retry_after=retry,
+                status_url=status_url,
             )
         response = assemble(page, retry)
         head_response = response.without_body()
-        snapshot._responses[variant, locale] = ((retry, overrun), response, head_response)
+        snapshot._responses[variant, locale, root] = ((retry, overrun), response, head_response)
         return head_response if head else response
 
     def _bypass_redirect(self, request: RequestInfo, secret: bytes) -> Response:

@@ -483,6 +483,7 @@ class Renderer:
         overrun: bool,
         locale: str | None = None,
         retry_after: int | None = None,
+        status_url: str | None = None,
     ) -> Page:
         """Render one form of the 503 in one locale (once per state; the engine caches it).
 
@@ -498,6 +499,7 @@ class Renderer:
         template = self.html if variant == "html" else self.text
         try:
             context = self.context(state, overrun=overrun, locale=locale, retry_after=retry_after)
+            context["status_url"] = status_url
             text = template.render(context)
         except Exception:
             logger.exception("template %s failed to render; sent plain text", template.name)

@@ -37,7 +37,10 @@ def _entry(
         "status": status,
         "impact": "maintenance",
         "scheduled_for": _iso(window.start if window is not None else state.started_at),
-        "scheduled_until": _iso(window.end_latest if window is not None else state.eta_latest),
+        # The state's own ETA first: `update --eta` during a window moves the end.
+        "scheduled_until": _iso(
+            state.eta_latest or (window.end_latest if window is not None else None)
+        ),
         "incident_updates": _updates(state, status),
     }
     if window is not None:

@@ -45,8 +45,9 @@ def project_template_dir() -> Path | None:
 
             candidates += [Path(d) for d in get_app_template_dirs("templates")]
     for folder in candidates:
-        if (folder / TEMPLATE_SUBDIR / "maintenance.html").is_file():
-            return folder / TEMPLATE_SUBDIR
+        found = folder / TEMPLATE_SUBDIR
+        if any((found / name).is_file() for name in ("maintenance.html", "banner.html")):
+            return found
     return None
 
 

@@ -17,8 +17,7 @@ disk as JSON, then every form of the 503 is fetched through both adapters
 
 Then: documents that cannot be used give the default page; a hostile
 ``Accept-Language`` only picks a language; link schemes are checked at start-up;
-and the CSP must not allow a script that came in through operator text (a strict
-xfail: see docs/security.md, Known issues).
+and the CSP must not allow a script that came in through operator text.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from typing import Unpack
 
 from ._types import ASGIApp, Message, Receive, Scope, Send
 from .banner import BannerInjector, injectable, with_length
-from .banner import header_value as _header
 from .core import Maintenance, RequestInfo
 from .render import Response
 from .settings import Options
@@ -78,34 +77,32 @@ def _no_store(send: Send) -> Send:
 
 def _with_banner(send: Send, banner: bytes, method: str) -> Send:
     """Insert the banner into an HTML response with a known length (see banner.py)."""
-    held: Message | None = None
+    held: Message | None = None  # the original start, in case no body message follows
+    grown: Message | None = None  # the same start with the banner's length and Vary
     injector: BannerInjector | None = None
 
     async def wrapped(message: Message) -> None:
-        nonlocal held, injector
+        nonlocal held, grown, injector
         kind = message["type"]
         if kind == "http.response.start":
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]]
             length = injectable(message["status"], headers, method)
             if length is None:
                 await send(message)
-            else:
-                held = message  # sent with the new length once a body message shows up
-                injector = BannerInjector(banner)
+                return
+            held, injector = message, BannerInjector(banner)
+            raw = with_length(headers, length + len(banner))
+            grown = {
+                **message,
+                "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in raw],
+            }
             return
-        if held is not None:
-            start, held = held, None
-            if kind == "http.response.body" and injector is not None:
-                text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]]
-                length = int(_header(text, "content-length") or 0) + len(banner)
-                headers = [
-                    (k.lower().encode("latin-1"), v.encode("latin-1"))
-                    for k, v in with_length(text, length)
-                ]
-                await send({**start, "headers": headers})
-            else:  # e.g. http.response.pathsend: the body is not ours to change
+        if held is not None:  # sent once a body message shows the body is ours to change
+            start = grown if kind == "http.response.body" and grown is not None else held
+            if start is held:  # e.g. http.response.pathsend: the body is not ours to change
                 injector = None
-                await send(start)
+            held = grown = None
+            await send(start)
         if kind == "http.response.body" and injector is not None:
             body = injector.feed(message.get("body", b""))
             if not message.get("more_body", False):

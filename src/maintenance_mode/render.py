@@ -58,7 +58,7 @@ _CONTENT_TYPE: Final[dict[Variant, str]] = {
     "json": "application/problem+json",
     "text": "text/plain; charset=utf-8",
 }
-#: Tight by default: the page needs nothing but its own inline CSS and same-site images.
+#: Tight by default: inline and same-site CSS (the app's own stylesheet), same-site images.
 #: HTML pages with inline scripts add ``script-src 'sha256-…'`` and ``connect-src 'self'``.
 CSP: Final = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

@@ -8,6 +8,7 @@ the engine, never per request.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import concurrent.futures
 import errno
@@ -42,7 +43,7 @@ class FlagError(Exception):
     """A source could not tell whether maintenance is on (the on_error policy decides)."""
 
 
-class FlagSource:
+class FlagSource(abc.ABC):
     """Base class for flag sources. Subclass and implement :meth:`read`.
 
     ``read`` returns the state when maintenance is on, ``None`` when it is off,
@@ -57,8 +58,9 @@ class FlagSource:
     #: :meth:`read` may block; under ASGI it must not run on the event loop.
     blocking: bool = False
 
+    @abc.abstractmethod
     def read(self) -> MaintenanceState | None:
-        raise NotImplementedError
+        """The state when maintenance is on, None when off; FlagError when it cannot tell."""
 
     async def aread(self) -> MaintenanceState | None:
         """Under ASGI: a blocking :meth:`read` runs in a worker thread, others inline."""

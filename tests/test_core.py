@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maintenance_mode import (
     FlagError,
@@ -243,7 +245,7 @@ def decide(m: Maintenance, req: RequestInfo) -> str:
         pytest.param({}, request("/", token=""), "respond", id="no secret configured, empty token"),
         pytest.param(
             {"bypass_secret": SECRET},
-            request("/", cookie=f"maintenance_bypass={sign_cookie(SECRET.encode(), 60)}"),
+            request("/", cookie=f"maintenance_bypass={sign_cookie(SECRET.encode(), 3600)}"),
             "bypass",
             id="signed cookie",
         ),
@@ -390,6 +392,94 @@ def test_503_headers_and_forms() -> None:
     assert head is not None
     assert head.body == b""
     assert dict(head.headers)["Content-Length"] == str(len(html.body))
+
+
+def json_503(m: Maintenance, snap: Any) -> Any:
+    """The problem+json 503 as a request gets it (through the per-request cache)."""
+    response = m.decide(snap, request("/", accept="application/json")).response
+    assert response is not None
+    return response
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(
+    eta=st.integers(-3 * 86400_000_000, 3 * 86400_000_000),
+    spread=st.integers(0, 2 * 86400_000_000),
+    offsets=st.lists(st.integers(-3 * 86400_000_000, 3 * 86400_000_000), min_size=1, max_size=25),
+    steps=st.lists(st.integers(-2_000_001, 2_000_001), min_size=1, max_size=25),
+)
+def test_cached_503_is_exact_at_every_microsecond(
+    eta: int, spread: int, offsets: list[int], steps: list[int]
+) -> None:
+    """The 503 is reused only while Retry-After and the overrun copy are what they'd be anew.
+
+    Clock times are microseconds around the ETA range, with jumps back and forth and small
+    steps across second and ETA boundaries; each answer is checked against the datetime
+    arithmetic of ``retry_after()`` and ``now > eta_latest``.
+    """
+    earliest = NOW + timedelta(microseconds=eta)
+    state = MaintenanceState(
+        reason="x",
+        eta=ETARange(earliest=earliest, latest=earliest + timedelta(microseconds=spread)),
+    )
+    m = on_engine(state=state)
+    snap = m.poll()
+    assert snap.state is not None
+    latest = snap.state.eta_latest
+    assert latest is not None
+    clock = [NOW]
+    m._clock = lambda: clock[0]
+    moments = [NOW + timedelta(microseconds=o) for o in offsets]
+    moments += [earliest + timedelta(microseconds=sum(steps[: i + 1])) for i in range(len(steps))]
+    moments += [latest + timedelta(microseconds=step) for step in steps]
+    for moment in moments:
+        clock[0] = moment
+        document = json.loads(json_503(m, snap).body)
+        assert document["retry_after"] == m.retry_after(snap.state, moment), moment
+        assert document["overrun"] is (moment > latest), moment
+
+
+@pytest.mark.parametrize("spread", [0, 1, 90_000_000], ids=["point", "1µs range", "90s range"])
+def test_cached_503_changes_at_each_boundary(spread: int) -> None:
+    """Walk one microsecond either side of every moment the 503 must change, both ways."""
+    earliest = NOW + timedelta(seconds=10, microseconds=250_000)
+    eta = ETARange(earliest=earliest, latest=earliest + timedelta(microseconds=spread))
+    m = on_engine(state=MaintenanceState(reason="x", eta=eta))
+    snap = m.poll()
+    assert snap.state is not None
+    assert snap.state.eta_latest is not None
+    s = m.settings
+    seconds_left = [-3, -1, 0, 1, 2, 5, s.retry_after_min - 1, s.retry_after_min]
+    seconds_left += [s.retry_after_min + 1, s.retry_after_max - 1, s.retry_after_max]
+    seconds_left += [s.retry_after_max + 1]
+    boundaries = [earliest - timedelta(seconds=k) for k in seconds_left]
+    boundaries.append(snap.state.eta_latest)
+    clock = [NOW]
+    m._clock = lambda: clock[0]
+    for boundary in sorted(boundaries):
+        for step in (-1, 0, 1, 0, -1, 1, -1):
+            clock[0] = moment = boundary + timedelta(microseconds=step)
+            document = json.loads(json_503(m, snap).body)
+            assert document["retry_after"] == m.retry_after(snap.state, moment), moment
+            assert document["overrun"] is (moment > snap.state.eta_latest), moment
+
+
+def test_503_cache_is_bounded_and_keyed_on_the_headers_as_sent() -> None:
+    """Odd Accept-Language values cannot grow the per-state cache without bound."""
+    m = on_engine()
+    snap = m.poll()
+    first = m.decide(snap, request("/", accept_language="fr")).response
+    again = m.decide(snap, request("/", accept_language="fr")).response
+    assert first is again  # reused, not rebuilt
+    for index in range(600):
+        response = m.decide(snap, request("/", accept_language=f"x-{index}, de;q=0.5")).response
+        assert response is not None
+        assert b'lang="de"' in response.body
+    assert 0 < len(snap._responses) <= 256
+    head = m.decide(snap, request("/", method="HEAD", accept_language="fr")).response
+    assert head is not None
+    assert head.body == b""
+    assert b'lang="fr"' in m.decide(snap, request("/", accept_language="fr")).response.body  # type: ignore[union-attr]
 
 
 def test_bodies_rendered_once_per_state(monkeypatch: pytest.MonkeyPatch) -> None:

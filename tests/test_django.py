@@ -246,6 +246,9 @@ def test_both_modes_without_adaptation(options: dict[str, Any]) -> None:
     async def async_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse()
 
+    assert not iscoroutinefunction(MaintenanceMiddleware(sync_view))
+    assert iscoroutinefunction(MaintenanceMiddleware(async_view))
+    options["bypass_staff"] = True  # with it (or LocaleMiddleware), the instance has one
     sync_mw = MaintenanceMiddleware(sync_view)
     async_mw = MaintenanceMiddleware(async_view)
     assert not iscoroutinefunction(sync_mw)

@@ -51,7 +51,9 @@ from starlette.routing import Route
 
 from maintenance_mode import MaintenanceState, write_state_atomic
 from maintenance_mode.asgi import MaintenanceMiddleware as ASGIMaintenance
+from maintenance_mode.core import RequestInfo
 from maintenance_mode.rules import PathRules, app_path, wsgi_path
+from maintenance_mode.settings import Settings
 from maintenance_mode.wsgi import MaintenanceMiddleware as WSGIMaintenance
 
 REASON = "Hardening: path table maintenance"
@@ -646,6 +648,7 @@ SEGMENT = st.lists(st.one_of(TOKENS, ENCODED_BYTES, PLAIN), max_size=3).map("".j
 RAW_TARGETS = st.lists(SEGMENT, max_size=5).map(lambda segments: "/" + "/".join(segments))
 ROOTS = st.sampled_from(["", "/app", "/faq", "/static"])
 RULES = PathRules.compile((*ALLOW, *HEALTH))
+SETTINGS = Settings()
 
 
 @HYPOTHESIS
@@ -656,6 +659,11 @@ def test_asgi_paths_agree_with_reference(target: str, root: str, mounted: bool) 
     expected = reference_app_path(path, root, raw)
     assert app_path(path, root, raw) == expected
     assert RULES.match(app_path(path, root, raw)) is reference_allowed(expected)
+    # What the engine reads: the check deferred until a rule names the path, same answer.
+    scope = {"type": "http", "path": path, "raw_path": raw, "root_path": root, "headers": []}
+    info = RequestInfo.from_asgi(scope, SETTINGS)
+    assert info.checked_path() == expected
+    assert info.checked_path() == expected  # the deferred check runs once, and sticks
 
 
 @HYPOTHESIS
@@ -665,6 +673,8 @@ def test_wsgi_paths_agree_with_reference(target: str) -> None:
     expected = reference_wsgi_app_path(path_info)
     assert wsgi_path(path_info) == expected
     assert RULES.match(wsgi_path(path_info)) is reference_allowed(expected)
+    info = RequestInfo.from_wsgi({"PATH_INFO": path_info}, SETTINGS)
+    assert info.checked_path() == expected
 
 
 @HYPOTHESIS

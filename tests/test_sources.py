@@ -237,3 +237,23 @@ def test_blocking_custom_source_runs_in_a_thread_under_asyncio() -> None:
     store = Store()
     assert asyncio.run(store.aread()) is None
     assert store.thread != threading.main_thread().name
+
+
+def test_symlink_target_gone_between_stat_and_open_is_not_off(tmp_path: Path) -> None:
+    """A ConfigMap swap can remove the old target after the stat: that is no reason for OFF."""
+    target = tmp_path / "..data_1" / "maintenance.json"
+    target.parent.mkdir()
+    target.write_text("{}")
+    link = tmp_path / "maintenance.json"
+    link.symlink_to(target)
+    source = FileFlag(link)
+    st = os.stat(link)
+    key = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    target.unlink()  # as if the swapper removed the old folder right after our stat
+    with pytest.raises(FlagError, match="changed while it was read"):
+        source._load(st, key)
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    st = os.stat(plain)
+    plain.unlink()  # a plain file removed after the stat: OFF, as before
+    assert FileFlag(plain)._load(st, key) == (None, None)

@@ -10,6 +10,7 @@ close before accept (which servers answer with HTTP 403).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from time import monotonic
 from typing import Unpack
 
@@ -39,11 +40,12 @@ class MaintenanceMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         maintenance = self.maintenance
-        if monotonic() < maintenance.off_until:  # known to be off: the whole cost while off
-            path = scope.get("path")
-            if path is None or not path.endswith(maintenance.status_path):
-                await self.app(scope, receive, send)
-                return
+        status = maintenance.status_path
+        # Known to be off: the whole cost while off. A path that contains the status path
+        # (a mounted one ends with it) asks the engine; ``in`` costs less than endswith().
+        if monotonic() < maintenance.off_until and status not in scope.get("path", ""):
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http" and scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
@@ -63,14 +65,20 @@ class MaintenanceMiddleware:
 
 
 def _no_store(send: Send) -> Send:
-    """Keep a bypassed visitor's real page out of shared caches."""
+    """Keep a bypassed visitor's real page out of shared caches.
 
-    async def wrapped(message: Message) -> None:
+    A plain function that returns ``send``'s awaitable: no coroutine of its own per message.
+    """
+
+    def wrapped(message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
-            headers = [h for h in message.get("headers", ()) if h[0].lower() != b"cache-control"]
-            headers.append(_NO_STORE)
-            message = {**message, "headers": headers}
-        await send(message)
+            headers = message.get("headers", ())
+            for name, _ in headers:
+                if name.lower() == b"cache-control":  # rare: only then filter
+                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                    break
+            message = {**message, "headers": [*headers, _NO_STORE]}
+        return send(message)
 
     return wrapped
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from time import monotonic
+from time import monotonic, time_ns
 from typing import Any, Final, Literal, TypeVar, Unpack
 from urllib.parse import quote
 
@@ -30,12 +30,13 @@ from .rules import (
     Networks,
     PathRules,
     ViewRules,
-    app_path,
     client_address,
     sign_cookie,
+    strip_root,
     token_matches,
+    unambiguous,
     verify_cookie,
-    wsgi_path,
+    wsgi_text_path,
 )
 from .schedule import Banner, Evaluation, Phase, evaluate
 from .settings import Options, Settings, default_flag_path
@@ -74,6 +75,26 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _MAX_COOKIE_HEADER: Final = 16 * 1024
 #: Characters left as they are when a mount path goes into Location and a cookie Path.
 _PATH_SAFE: Final = "/!$&'()*+,=:@-._~"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_SECOND_US: Final = 1_000_000
+#: Distinct (Accept, Accept-Language, root) triples kept per state before the cache restarts.
+_MAX_CACHED_RESPONSES: Final = 256
+#: Open ends of the span in which a cached 503 stays exact (microseconds since the epoch).
+_NEVER: Final = 1 << 62
+
+
+def _micros(moment: datetime) -> int:
+    """An aware datetime as whole microseconds since the epoch (exact, like datetime arithmetic)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _now_micros() -> int:
+    return time_ns() // 1000
 
 
 def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ...]:
@@ -115,7 +136,8 @@ class RequestInfo:
     """What the decision needs from a request, read from the server's own fields only."""
 
     method: str
-    #: The app-relative path, or None when it is ambiguous (never allowlisted).
+    #: The app-relative path, or None when it is ambiguous or outside the mount (never
+    #: allowlisted). Read through :meth:`checked_path` while ``verified`` is False.
     path: str | None
     #: The mount prefix (WSGI SCRIPT_NAME, ASGI root_path), for redirects and cookie paths.
     root: str
@@ -127,59 +149,97 @@ class RequestInfo:
     scheme: str = "http"
     #: Picks the page's language (``Accept-Language``), only when the 503 is sent.
     accept_language: str | None = None
+    #: False when ``path`` has not been checked for ambiguity yet (``from_asgi`` and
+    #: ``from_wsgi`` defer that check until a rule names the path, which most never do).
+    verified: bool = True
+    #: The ASGI ``raw_path``, for the deferred check (encoded ``/`` or ``.``).
+    raw_path: bytes | None = None
+
+    def checked_path(self) -> str | None:
+        """``path`` once it is known to be unambiguous (None otherwise); runs the check once."""
+        if not self.verified:
+            self.verified = True
+            if self.path is not None:
+                self.path = unambiguous(self.path, self.raw_path)
+        return self.path
 
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any], settings: Settings) -> RequestInfo:
         """Read a PEP 3333 environ (``PATH_INFO`` is what the app routes on)."""
+        get = environ.get
+        # Positional: keyword arguments cost a dataclass __init__ twice as much here.
         return cls(
-            method=environ.get("REQUEST_METHOD", "GET"),
-            path=wsgi_path(environ.get("PATH_INFO", "") or "/"),
-            root=_wsgi_text(environ.get("SCRIPT_NAME", "")),
-            peer=environ.get("REMOTE_ADDR"),
-            forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"),
-            accept=environ.get("HTTP_ACCEPT"),
-            cookie=environ.get("HTTP_COOKIE"),
-            token=environ.get(_wsgi_header_key(settings.bypass_header)),
-            scheme=environ.get("wsgi.url_scheme", "http"),
-            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
+            get("REQUEST_METHOD", "GET"),
+            wsgi_text_path(get("PATH_INFO", "") or "/"),
+            _wsgi_text(get("SCRIPT_NAME", "")),
+            get("REMOTE_ADDR"),
+            get("HTTP_X_FORWARDED_FOR"),
+            get("HTTP_ACCEPT"),
+            get("HTTP_COOKIE"),
+            get(_WSGI_KEYS.get(settings.bypass_header) or _wsgi_header_key(settings.bypass_header)),
+            get("wsgi.url_scheme", "http"),
+            get("HTTP_ACCEPT_LANGUAGE"),
+            False,  # verified: the ambiguity check waits until a rule names the path
         )
 
     @classmethod
     def from_asgi(cls, scope: Mapping[str, Any], settings: Settings) -> RequestInfo:
         """Read an ASGI HTTP or WebSocket scope (``path`` minus ``root_path``)."""
-        wanted = settings.bypass_header.lower().encode("latin-1")
-        forwarded: list[str] = []
-        accept = cookie = token = accept_language = None
+        wanted = _ASGI_HEADERS.get(settings.bypass_header) or _asgi_headers(settings.bypass_header)
+        forwarded = accept = cookie = token = accept_language = None
         for name, value in scope.get("headers", ()):
-            if name == b"x-forwarded-for":
-                forwarded.append(value.decode("latin-1"))
-            elif name == b"accept":
-                accept = value.decode("latin-1")
-            elif name == b"accept-language":
-                accept_language = value.decode("latin-1")
-            elif name == b"cookie":
-                cookie = (
-                    value.decode("latin-1")
-                    if cookie is None
-                    else f"{cookie}; {value.decode('latin-1')}"
-                )
-            elif name == wanted:
-                token = value.decode("latin-1")
+            slot = wanted.get(name)
+            if slot is None:
+                continue
+            text = value.decode("latin-1")
+            if slot == _ACCEPT:
+                accept = text
+            elif slot == _ACCEPT_LANGUAGE:
+                accept_language = text
+            elif slot == _COOKIE:
+                cookie = text if cookie is None else f"{cookie}; {text}"
+            elif slot == _TOKEN:
+                token = text
+            else:
+                forwarded = text if forwarded is None else f"{forwarded},{text}"
         client = scope.get("client")
         root = scope.get("root_path", "") or ""
         return cls(
             # A WebSocket handshake is not a safe read: read_only must not let it through.
-            method=scope.get("method") or scope["type"].upper(),
-            path=app_path(scope.get("path", ""), root, scope.get("raw_path")),
-            root=root,
-            peer=client[0] if client else None,
-            forwarded_for=",".join(forwarded) if forwarded else None,
-            accept=accept,
-            cookie=cookie,
-            token=token,
-            scheme=scope.get("scheme", "http"),
-            accept_language=accept_language,
+            scope.get("method") or scope["type"].upper(),
+            strip_root(scope.get("path", ""), root),
+            root,
+            client[0] if client else None,
+            forwarded,
+            accept,
+            cookie,
+            token,
+            scope.get("scheme", "http"),
+            accept_language,
+            False,  # verified: the ambiguity check waits until a rule names the path
+            scope.get("raw_path"),
         )
+
+
+_ACCEPT, _ACCEPT_LANGUAGE, _COOKIE, _FORWARDED, _TOKEN = range(5)
+#: ASGI header name -> what from_asgi keeps it as, per bypass header name.
+_ASGI_HEADERS: dict[str, dict[bytes, int]] = {}
+
+
+def _asgi_headers(bypass_header: str) -> dict[bytes, int]:
+    wanted = {
+        b"accept": _ACCEPT,
+        b"accept-language": _ACCEPT_LANGUAGE,
+        b"cookie": _COOKIE,
+        b"x-forwarded-for": _FORWARDED,
+    }
+    wanted.setdefault(bypass_header.lower().encode("latin-1"), _TOKEN)
+    _ASGI_HEADERS[bypass_header] = wanted
+    return wanted
+
+
+def _micros_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else _micros(moment)
 
 
 def _wsgi_text(value: str) -> str:
@@ -190,8 +250,13 @@ def _wsgi_text(value: str) -> str:
         return value
 
 
+#: Header name -> its WSGI environ key, made once per name.
+_WSGI_KEYS: dict[str, str] = {}
+
+
 def _wsgi_header_key(name: str) -> str:
-    return "HTTP_" + name.upper().replace("-", "_")
+    key = _WSGI_KEYS[name] = "HTTP_" + name.upper().replace("-", "_")
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +289,18 @@ class Snapshot:
     window: Window | None = None
     #: Every document the sources returned (the status endpoint lists their windows).
     docs: tuple[MaintenanceState, ...] = ()
+    #: The state's ETA bounds in microseconds since the epoch: Retry-After and the overrun
+    #: test per request are then integer arithmetic, not time-zone-aware datetimes.
+    eta_earliest_us: int | None = None
+    eta_latest_us: int | None = None
     _decisions: dict[str, Decision] = field(default_factory=dict)
-    #: Rendered bodies per (variant, overrun, locale); assembled responses per (variant, locale).
+    #: Rendered bodies per (variant, overrun, locale, root).
     _pages: dict[tuple[Variant, bool, str, str], Page] = field(default_factory=dict)
-    _responses: dict[tuple[Variant, str, str], tuple[tuple[int, bool], Response, Response]] = field(
-        default_factory=dict
+    #: Per (Accept, Accept-Language, root) as sent: the span [from, until) in which the
+    #: cached 503 is exact (same Retry-After second, same side of the latest ETA), and its
+    #: GET and HEAD decisions.
+    _responses: dict[tuple[str | None, str | None, str], tuple[int, int, Decision, Decision]] = (
+        field(default_factory=dict)
     )
 
 
@@ -272,9 +344,22 @@ class Maintenance:
         #: When this process first saw maintenance on (for documents without started_at).
         self._on_since: datetime | None = None
         self._inflight: asyncio.Future[Snapshot] | None = None
-        self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._clock = _utcnow
         if not self._awaitable:  # files and env vars: read now, so the first request is right
             self._refresh_sync()
+
+    @property
+    def _clock(self) -> Callable[[], datetime]:
+        """The wall clock (tests replace it); the 503 path reads it as integer microseconds."""
+        return self._wall_clock
+
+    @_clock.setter
+    def _clock(self, clock: Callable[[], datetime]) -> None:
+        self._wall_clock = clock
+        self._real_clock = clock is _utcnow
+        self._now_us: Callable[[], int] = (
+            _now_micros if clock is _utcnow else (lambda: _micros(clock()))
+        )
 
     # -- freshness ---------------------------------------------------------------------
 
@@ -383,6 +468,8 @@ class Maintenance:
                 banner=found.banner,
                 window=found.window,
                 docs=docs,
+                eta_earliest_us=_micros_or_none(state.eta_earliest if state else None),
+                eta_latest_us=_micros_or_none(state.eta_latest if state else None),
             )
         self._snapshot = new
         if not new.on:
@@ -433,7 +520,7 @@ class Maintenance:
         return next(waiting, _IDLE)
 
     def _transition(self, old: Snapshot, new: Snapshot, now: datetime, first: bool) -> None:
-        """Log expiry and long outages; tell the on_change hooks (not for the first check)."""
+        """Log the change, an expiry and long outages; tell the on_change hooks (not at start)."""
         state = new.state if new.state is not None else old.state
         events: list[Event] = []
         if not old.on and new.on:
@@ -455,6 +542,12 @@ class Maintenance:
             events.append(Event("updated", now, new.state, new.window))
         if new.phase == "announced" and old.phase != "announced":
             events.append(Event("announced", now, state, new.window))
+        if new.on != old.on:  # one line per process and change, not one per blocked request
+            logger.info(
+                "maintenance is %s (%s)",
+                "on: serving 503s" if new.on else "off: serving the app",
+                ", ".join(self.describe_sources()),
+            )
         if not first and events:
             try:
                 fire(self.settings.on_change, events)
@@ -482,17 +575,19 @@ class Maintenance:
         banner to inject into the app's own HTML page.
         """
         s = self.settings
+        # The path is checked for ambiguity only when a rule names it (request.checked_path).
         path = request.path
-        if path is not None and path == s.status_path:
+        if path is not None and path == s.status_path and request.checked_path() is not None:
             return Decision("respond", self.status_response(snapshot, request.method == "HEAD"))
         if not snapshot.on or snapshot.state is None:
             if snapshot.banner is None or request.method == "HEAD" or not s.banner:
                 return PASS
             return self._with_banner(snapshot, snapshot.banner, request.accept_language)
         if self._secret is not None and path is not None and path.startswith(s.bypass_path):
-            if token_matches(self._secret, path[len(s.bypass_path) :]):
+            path = request.checked_path()
+            if path is not None and token_matches(self._secret, path[len(s.bypass_path) :]):
                 return Decision("respond", self._bypass_redirect(request, self._secret))
-        elif snapshot.allow.match(path):
+        elif snapshot.allow.match(path) and request.checked_path() is not None:
             return PASS
         if s.read_only and request.method in _SAFE_METHODS:
             if s.read_only_banner and s.banner and request.method != "HEAD":
@@ -513,16 +608,8 @@ class Maintenance:
                     value = None
                 if value and verify_cookie(self._secret, value):
                     return BYPASS
-        return Decision(
-            "respond",
-            self.response(
-                snapshot,
-                negotiate(request.accept),
-                request.method == "HEAD",
-                accept_language=request.accept_language,
-                root=request.root,
-            ),
-        )
+        head = request.method == "HEAD"
+        return self._blocked(snapshot, request.accept, head, request.accept_language, request.root)
 
     def _with_banner(
         self, snapshot: Snapshot, banner: Banner, accept_language: str | None
@@ -603,21 +690,68 @@ class Maintenance:
         """The 503 for one variant (its HEAD form when ``head``), in the negotiated language.
 
         Bodies are rendered once per state and locale (and once more when the latest
-        ETA passes, for the "taking longer" copy); per request only Retry-After may
-        change, and the assembled response is reused while it does not.
+        ETA passes, for the "taking longer" copy). Requests go through :meth:`decide`,
+        which also reuses the assembled response while its Retry-After holds.
         """
-        state = snapshot.state or MaintenanceState()
-        now = self._clock()
-        retry = self.retry_after(state, now)
-        eta_latest = state.eta_latest
-        overrun = eta_latest is not None and now > eta_latest
         locale = self._renderer.negotiate_locale(accept_language)
-        cached = snapshot._responses.get((variant, locale, root))
-        if cached is not None and cached[0] == (retry, overrun):
-            return cached[2] if head else cached[1]
+        entry = self._assemble(snapshot, variant, locale, root, self._now_us())
+        response = (entry[3] if head else entry[2]).response
+        assert response is not None  # a 503 decision always carries its response
+        return response
+
+    def _blocked(
+        self,
+        snapshot: Snapshot,
+        accept: str | None,
+        head: bool,
+        accept_language: str | None,
+        root: str,
+    ) -> Decision:
+        """The 503 decision: per request one clock read, one lookup and two comparisons.
+
+        Keyed on the headers as sent, so a repeat visitor skips content and language
+        negotiation too; the entry holds while its Retry-After second and overrun last.
+        """
+        now = time_ns() // 1000 if self._real_clock else self._now_us()
+        key = (accept, accept_language, root)
+        cache = snapshot._responses
+        entry = cache.get(key)
+        if entry is None or not entry[0] <= now < entry[1]:
+            locale = self._renderer.negotiate_locale(accept_language)
+            entry = self._assemble(snapshot, negotiate(accept), locale, root, now)
+            if len(cache) >= _MAX_CACHED_RESPONSES:  # odd headers must not grow it for ever
+                cache.clear()
+            cache[key] = entry
+        return entry[3] if head else entry[2]
+
+    def _assemble(
+        self, snapshot: Snapshot, variant: Variant, locale: str, root: str, now: int
+    ) -> tuple[int, int, Decision, Decision]:
+        """Build the 503 for ``now`` and the span of time in which it stays exact."""
+        s = self.settings
+        low, high = -_NEVER, _NEVER
+        eta = snapshot.eta_earliest_us
+        if eta is None:
+            retry = max(s.retry_after_min, min(s.retry_after_default, s.retry_after_max))
+        else:  # Retry-After is the ceiling of the seconds left, clamped (as retry_after())
+            retry = -((now - eta) // _SECOND_US)
+            if retry >= s.retry_after_max:
+                retry, high = s.retry_after_max, eta - (s.retry_after_max - 1) * _SECOND_US
+            elif retry <= s.retry_after_min:
+                retry, low = s.retry_after_min, eta - s.retry_after_min * _SECOND_US
+            else:
+                low = eta - retry * _SECOND_US
+                high = low + _SECOND_US
+        latest = snapshot.eta_latest_us
+        overrun = latest is not None and now > latest
+        if latest is not None:  # the copy changes once the latest ETA has passed
+            if overrun:
+                low = max(low, latest + 1)
+            else:
+                high = min(high, latest + 1)
         page = snapshot._pages.get((variant, overrun, locale, root))
         if page is None:
-            status_path = self.settings.status_path
+            status_path = s.status_path
             # The page's "are we back?" check reads the status document under the same mount.
             status_url = (
                 quote(root.rstrip("/"), safe=_PATH_SAFE, errors="surrogateescape") + status_path
@@ -626,16 +760,15 @@ class Maintenance:
             )
             page = snapshot._pages[variant, overrun, locale, root] = self._renderer.page(
                 variant,
-                state,
+                snapshot.state or MaintenanceState(),
                 overrun=overrun,
                 locale=locale,
                 retry_after=retry,
                 status_url=status_url,
             )
         response = assemble(page, retry)
-        head_response = response.without_body()
-        snapshot._responses[variant, locale, root] = ((retry, overrun), response, head_response)
-        return head_response if head else response
+        head = response.without_body()
+        return low, high, Decision("respond", response), Decision("respond", head)
 
     def _bypass_redirect(self, request: RequestInfo, secret: bytes) -> Response:
         """303 to the app's home with a signed, expiring cookie; the token leaves the URL."""

@@ -32,6 +32,8 @@ __all__ = [
     "app_path",
     "client_address",
     "sign_cookie",
+    "strip_root",
+    "unambiguous",
     "verify_cookie",
 ]
 
@@ -117,13 +119,27 @@ def app_path(path: str, root: str = "", raw_path: bytes | None = None) -> str | 
     ``PATH_INFO`` (a latin-1 native string) and no root; for ASGI pass ``path``,
     ``root_path`` and ``raw_path``.
     """
-    if root:
-        if path == root:
-            path = "/"
-        elif path.startswith(root) and path[len(root)] == "/":
-            path = path[len(root) :]
-        else:
-            return None
+    stripped = strip_root(path, root)
+    return None if stripped is None else unambiguous(stripped, raw_path)
+
+
+def strip_root(path: str, root: str) -> str | None:
+    """``path`` without the mount prefix ``root``, or None when it is outside the mount."""
+    if not root:
+        return path
+    if path == root:
+        return "/"
+    if path.startswith(root) and path[len(root)] == "/":
+        return path[len(root) :]
+    return None
+
+
+def unambiguous(path: str, raw_path: bytes | None = None) -> str | None:
+    """``path`` itself when every reader would see the same path, else None.
+
+    The engine runs this only when a literal rule matched, so a request that no
+    rule names skips both regular expressions.
+    """
     if not path.startswith("/") or _AMBIGUOUS.search(path):
         return None
     if raw_path is not None and _RAW_AMBIGUOUS.search(raw_path):
@@ -133,11 +149,16 @@ def app_path(path: str, root: str = "", raw_path: bytes | None = None) -> str | 
 
 def wsgi_path(path_info: str) -> str | None:
     """Decode a WSGI ``PATH_INFO`` (UTF-8 bytes carried as latin-1) and check it."""
+    decoded = wsgi_text_path(path_info)
+    return None if decoded is None else app_path(decoded)
+
+
+def wsgi_text_path(path_info: str) -> str | None:
+    """A WSGI ``PATH_INFO`` as text (None when it is not UTF-8); not yet checked."""
     try:
-        path = path_info.encode("latin-1").decode("utf-8")
+        return path_info.encode("latin-1").decode("utf-8")
     except UnicodeError:
         return None
-    return app_path(path)
 
 
 @dataclass(frozen=True, slots=True)

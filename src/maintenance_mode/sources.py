@@ -129,8 +129,13 @@ class FileFlag(FlagSource):
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(path, flags)
-        except FileNotFoundError:  # removed between stat and open: that is OFF
-            return None, None
+        except FileNotFoundError:
+            if os.path.lexists(path):  # a symlink whose target went mid-swap (..data renamed)
+                raise FlagError(
+                    f"flag file {path} changed while it was read (a symlink swap?); "
+                    "reading it again at the next check"
+                ) from None
+            return None, None  # removed between stat and open: that is OFF
         except OSError as exc:
             logger.warning(
                 "flag file %s exists but cannot be read (%s); maintenance is ON with defaults",

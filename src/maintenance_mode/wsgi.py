@@ -123,8 +123,11 @@ def _no_store(start_response: StartResponse) -> StartResponse:
     def wrapped(
         status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
     ) -> Any:
-        headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
-        headers.append(("Cache-Control", "private, no-store"))
+        for name, _ in headers:
+            if name.lower() == "cache-control":  # rare: only then filter
+                headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
+                break
+        headers = [*headers, ("Cache-Control", "private, no-store")]
         if exc_info is None:
             return start_response(status, headers)
         return start_response(status, headers, exc_info)

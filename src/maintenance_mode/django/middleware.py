@@ -1,28 +1,47 @@
 """The Django middleware: sync- and async-capable, translating the core's decisions.
 
 The first look happens in ``__call__`` (paths, read-only, IP, secret). A request
-the core would block is held, not answered, until ``process_view``: there Django
-has resolved the view and authenticated the user, so a decorated view, an
-allowlisted URL name or a staff bypass can still let it through. A held request
-that never reaches ``process_view`` (a 404, another middleware answering) gets
-the 503. So the order in ``MIDDLEWARE`` does not matter for the staff bypass.
+the core would block gets a second look at its view: a decorated view, an
+allowlisted URL name or Django's static-file view can still let it through.
+
+By default that look happens in ``__call__`` too, for blocked requests only:
+the middleware resolves ``request.path_info`` itself (with ``request.urlconf``
+if a middleware before it set one, else ``ROOT_URLCONF``). A request it lets
+through goes on; anything else (a URL that does not resolve included) gets the
+503 at once, and nothing after this middleware runs. The instance then has no
+``process_view``, so Django calls nothing of it after routing.
+
+With ``bypass_staff`` or ``bypass_superuser`` (the user is known only after
+``AuthenticationMiddleware``), or with ``LocaleMiddleware`` in ``MIDDLEWARE``
+(the URL may depend on the language it activates), the instance gets a
+``process_view`` and a blocked request is held until it: there Django has
+resolved the view and authenticated the user. A held request that never reaches
+``process_view`` (a 404, another middleware answering) gets the 503. So the
+order in ``MIDDLEWARE`` does not matter for the staff bypass.
+
+The 503 comes from the core's cached :class:`~maintenance_mode.render.Response`;
+its headers are checked by Django once per ``Response`` and copied per request
+(:class:`_Pages`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from time import monotonic
-from typing import Any
+from typing import Any, Final
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http.cookie import SimpleCookie
+from django.http.response import ResponseHeaders
+from django.urls import get_resolver
 from django.utils.cache import patch_vary_headers
 
 from maintenance_mode.banner import injectable, insert
 from maintenance_mode.core import Decision, Maintenance, RequestInfo
 from maintenance_mode.render import Response
-from maintenance_mode.rules import app_path
 
 from . import conf
 
@@ -35,25 +54,32 @@ _BANNER = "_maintenance_banner"
 
 def request_info(request: HttpRequest, maintenance: Maintenance) -> RequestInfo:
     """What the core needs, from Django's own routing view of the request."""
-    meta = request.META
+    get = request.META.get
     path_info = request.path_info
-    root = request.path[: len(request.path) - len(path_info)] if path_info else request.path
+    path = request.path
+    # Positional, and the path's ambiguity check deferred until a rule names it (as in
+    # RequestInfo.from_wsgi): both are measurable on every blocked request.
     return RequestInfo(
-        method=request.method or "GET",
-        path=app_path(path_info),
-        root=root,
-        peer=meta.get("REMOTE_ADDR"),
-        forwarded_for=meta.get("HTTP_X_FORWARDED_FOR"),
-        accept=meta.get("HTTP_ACCEPT"),
-        cookie=meta.get("HTTP_COOKIE"),
-        token=meta.get(maintenance.token_meta_key),
-        scheme=request.scheme or "http",
-        accept_language=meta.get("HTTP_ACCEPT_LANGUAGE"),
+        request.method or "GET",
+        path_info,
+        path[: len(path) - len(path_info)] if path_info else path,
+        get("REMOTE_ADDR"),
+        get("HTTP_X_FORWARDED_FOR"),
+        get("HTTP_ACCEPT"),
+        get("HTTP_COOKIE"),
+        get(maintenance.token_meta_key),
+        request.scheme or "http",
+        get("HTTP_ACCEPT_LANGUAGE"),
+        False,
     )
 
 
 def to_django(response: Response) -> HttpResponse:
-    """The core's neutral response as an HttpResponse, headers exactly as given."""
+    """The core's neutral response as an HttpResponse, headers exactly as given.
+
+    Every header goes through Django's checks: the reference for :class:`_Pages`,
+    and what the status document and the bypass redirect (built per request) use.
+    """
     result = HttpResponse(response.body, status=response.status)
     for name, value in response.headers:
         if name.lower() == "set-cookie":
@@ -61,6 +87,95 @@ def to_django(response: Response) -> HttpResponse:
         else:
             result.headers[name] = value
     return result
+
+
+#: What ``HttpResponse.__init__`` leaves in the instance (Django 5): the fast path copies
+#: them and replaces the four mutable ones. Another set means Django changed: slow path.
+_RESPONSE_ATTRS: Final = frozenset(
+    {
+        "headers",
+        "_charset",
+        "_resource_closers",
+        "_handler_class",
+        "cookies",
+        "closed",
+        "status_code",
+        "_reason_phrase",
+        "_container",
+    }
+)
+_FRESH: Final = frozenset({"headers", "cookies", "_resource_closers", "_container"})
+
+#: What :class:`_Pages` keeps per Response: the Response itself (so its id is not reused
+#: while the entry lives), the response's immutable attributes, its checked header store
+#: (``ResponseHeaders._store``: lower-case name -> (name, value)) and the Set-Cookie values.
+_Prepared = tuple[Response, dict[str, Any], dict[str, tuple[str, str]], tuple[str, ...]]
+
+
+def _copyable(reference: HttpResponse) -> tuple[dict[str, Any], dict[str, tuple[str, str]]] | None:
+    """The parts of ``reference`` a copy is made of, or None if Django's internals differ."""
+    attrs = vars(reference)
+    headers = vars(reference.headers)
+    store = headers.get("_store")
+    if attrs.keys() != _RESPONSE_ATTRS or headers.keys() != {"_store"}:
+        return None
+    if not isinstance(store, dict):
+        return None
+    return {k: v for k, v in attrs.items() if k not in _FRESH}, store
+
+
+class _Pages:
+    """HttpResponses for the core's cached Responses, headers checked once per Response.
+
+    The core reuses one Response per state, variant, language and Retry-After
+    value. So :func:`to_django` (every header checked by Django) runs once per
+    Response, and each request gets a copy of what it built: a new instance with
+    the same attributes, a copy of the header store, its own cookies, closers and
+    content. That relies on Django's private attributes (``_RESPONSE_ATTRS``,
+    ``ResponseHeaders._store``): they are checked here, and where they differ
+    every request takes :func:`to_django`; tests/test_django_fastpath.py pins both.
+    Cookies are loaded per request, since Django sends them from ``cookies``.
+    """
+
+    #: Retry-After makes a new Response every second or so while an ETA is set: clear, not grow.
+    SIZE = 32
+
+    __slots__ = ("_prepared",)
+
+    def __init__(self) -> None:
+        self._prepared: dict[int, _Prepared] = {}
+
+    def __call__(self, response: Response) -> HttpResponse:
+        entry = self._prepared.get(id(response))
+        if entry is None or entry[0] is not response:
+            entry = self.prepare(response)
+            if entry is None:
+                return to_django(response)
+        headers = ResponseHeaders.__new__(ResponseHeaders)
+        headers._store = entry[2].copy()
+        cookies = SimpleCookie()
+        for cookie in entry[3]:
+            cookies.load(cookie)
+        result = HttpResponse.__new__(HttpResponse)
+        result.__dict__.update(
+            entry[1],
+            headers=headers,
+            cookies=cookies,
+            _resource_closers=[],
+            _container=[response.body],
+        )
+        return result
+
+    def prepare(self, response: Response) -> _Prepared | None:
+        parts = _copyable(to_django(response))
+        if parts is None:
+            return None
+        cookies = tuple(v for k, v in response.headers if k.lower() == "set-cookie")
+        entry: _Prepared = (response, *parts, cookies)
+        if len(self._prepared) >= self.SIZE:
+            self._prepared.clear()  # atomic: no eviction race between threads
+        self._prepared[id(response)] = entry
+        return entry
 
 
 class MaintenanceMiddleware:
@@ -80,47 +195,59 @@ class MaintenanceMiddleware:
         self.needs_user = self.maintenance.settings.bypass_staff or (
             self.maintenance.settings.bypass_superuser
         )
+        self.pages = _Pages()
+        #: (resolver, path_info) -> (view, URL name) of blocked requests: while maintenance is
+        #: on, most visitors ask for a few URLs, and their view is only looked at, never run.
+        self.views: dict[tuple[object, str], tuple[Callable[..., Any] | None, str | None]] = {}
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
-            # An async process_view, so Django adds no thread hop per request.
-            self.process_view = self._aprocess_view  # type: ignore[method-assign,assignment]
+        #: Hold a blocked request until process_view, or resolve its URL here (no process_view,
+        #: so Django calls nothing of ours after routing). Holding is needed for the user, and
+        #: when LocaleMiddleware may activate the language the URL patterns depend on.
+        self.hold = self.needs_user or _LOCALE in settings.MIDDLEWARE
+        if self.hold:
+            # An async process_view in async mode, so Django adds no thread hop per request.
+            self.process_view = self._aprocess_view if self.async_mode else self._process_view
 
     # -- sync ------------------------------------------------------------------------------
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
+        maintenance = self.maintenance
         if (
-            monotonic() < self.maintenance.off_until  # known to be off
-            and request.path_info != self.maintenance.status_path
+            monotonic() < maintenance.off_until  # known to be off
+            and request.path_info != maintenance.status_path
         ):
             return self.get_response(request)
-        snapshot = self.maintenance.poll()
+        snapshot = maintenance.poll()
         early = self._first_look(request, snapshot)
         if early is not None:
             return early
         return self._finish(request, self.get_response(request))
 
-    def process_view(
+    def _process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
+        """``process_view`` on the instance only while :attr:`hold` (see ``__init__``)."""
         held = request.__dict__.pop(_HELD, None)
         if held is None:
             return None
         user = getattr(request, "user", None) if self.needs_user else None
-        return self._second_look(request, held, view, user)
+        return self._second_look(request, held, view, _view_name(request), user)
 
     # -- async -----------------------------------------------------------------------------
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        maintenance = self.maintenance
         if (
-            monotonic() < self.maintenance.off_until  # known to be off
-            and request.path_info != self.maintenance.status_path
+            monotonic() < maintenance.off_until  # known to be off
+            and request.path_info != maintenance.status_path
         ):
             return await get_response(request)
-        snapshot = await self.maintenance.apoll()
+        snapshot = await maintenance.apoll()
         early = self._first_look(request, snapshot)
         if early is not None:
             return early
@@ -135,7 +262,7 @@ class MaintenanceMiddleware:
         user = None
         if self.needs_user and hasattr(request, "auser"):  # set by AuthenticationMiddleware
             user = await request.auser()
-        return self._second_look(request, held, view, user)
+        return self._second_look(request, held, view, _view_name(request), user)
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -147,18 +274,48 @@ class MaintenanceMiddleware:
             request.__dict__[_BANNER] = decision.banner
         elif decision.action == "respond" and decision.response is not None:
             if decision.response.status != 503:  # the status document, the bypass redirect
-                return to_django(decision.response)
-            request.__dict__[_HELD] = decision
+                return to_django(decision.response)  # built per request: nothing to reuse
+            if self.hold:
+                request.__dict__[_HELD] = decision
+                return None
+            return self._resolved_look(request, decision, decision.response)
         return None
 
-    def _second_look(
-        self, request: HttpRequest, held: Decision, view: Callable[..., Any], user: Any
+    def _resolved_look(
+        self, request: HttpRequest, held: Decision, page: Response
     ) -> HttpResponse | None:
-        match = request.resolver_match
+        """The second look without process_view: resolve the URL here, as Django will."""
+        # As BaseHandler.resolve_request: request.urlconf, else ROOT_URLCONF.
+        resolver = get_resolver(getattr(request, "urlconf", None))
+        key = (resolver, request.path_info)
+        found = self.views.get(key)
+        if found is None:
+            try:
+                match = resolver.resolve(request.path_info)
+            except Exception:  # Resolver404, or a URLconf that fails: no view, so still down
+                found = (None, None)
+            else:
+                found = (match.func, match.view_name)
+            if len(self.views) >= _VIEWS_KEPT:  # odd URLs must not grow it for ever
+                self.views.clear()
+            self.views[key] = found
+        view, view_name = found
+        if view is None:
+            return self._unavailable(page)
+        return self._second_look(request, held, view, view_name, None)
+
+    def _second_look(
+        self,
+        request: HttpRequest,
+        held: Decision,
+        view: Callable[..., Any],
+        view_name: str | None,
+        user: Any,
+    ) -> HttpResponse | None:
         decision = self.maintenance.decide_view(
             held,
             view=view,
-            view_name=match.view_name if match is not None else None,
+            view_name=view_name,
             is_static=_is_static(view),
             is_staff=bool(getattr(user, "is_staff", False)) and _active(user),
             is_superuser=bool(getattr(user, "is_superuser", False)) and _active(user),
@@ -168,12 +325,23 @@ class MaintenanceMiddleware:
             return None
         if decision.action == "pass" or decision.response is None:
             return None
-        return to_django(decision.response)
+        return self._unavailable(decision.response)
+
+    def _unavailable(self, page: Response) -> HttpResponse:
+        """The maintenance 503, marked as logged so Django's handler does not log it again.
+
+        Django logs every 5xx as an error on ``django.request`` (with ``ADMINS``, an
+        email each); during maintenance that is one per visitor. The engine logs the
+        start and the end instead.
+        """
+        response = self.pages(page)
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
 
     def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         held = request.__dict__.pop(_HELD, None)
         if held is not None and held.response is not None:
-            return to_django(held.response)  # never reached a view: still down
+            return self._unavailable(held.response)  # never reached a view: still down
         if self.no_store and getattr(request, _BYPASSED, False):
             response.headers["Cache-Control"] = "private, no-store"
         banner = request.__dict__.pop(_BANNER, None)
@@ -193,6 +361,18 @@ def _inject(request: HttpRequest, response: HttpResponse, banner: bytes) -> None
     patch_vary_headers(response, ("Accept-Language",))
     if response.has_header("Content-Length"):
         response.headers["Content-Length"] = str(len(response.content))
+
+
+#: Distinct URLs whose view is remembered before that memory restarts.
+_VIEWS_KEPT: Final = 512
+
+#: Its request phase activates the language that i18n_patterns and translated routes match.
+_LOCALE = "django.middleware.locale.LocaleMiddleware"
+
+
+def _view_name(request: HttpRequest) -> str | None:
+    match = request.resolver_match
+    return match.view_name if match is not None else None
 
 
 #: Django's own static-file views (``static()`` URL patterns, ``runserver`` with staticfiles).

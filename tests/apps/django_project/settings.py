@@ -21,7 +21,8 @@ INSTALLED_APPS = [
     "maintenance_mode.django",
 ]
 
-# Ours first: the staff bypass still works, because the user is read in process_view.
+# Ours first: the staff bypass still works, because with it on the user is read in
+# process_view.
 MIDDLEWARE = [
     "maintenance_mode.django.MaintenanceMiddleware",
     "django.middleware.security.SecurityMiddleware",

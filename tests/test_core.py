@@ -740,3 +740,11 @@ def test_non_utf8_mount_point_is_percent_encoded_byte_for_byte() -> None:
     response = m.decide(m.poll(), RequestInfo.from_wsgi(environ, m.settings)).response
     assert response is not None
     assert dict(response.headers)["Location"] == "/caf%E9/"
+
+
+def test_fresh_gives_the_snapshot_until_a_check_is_due() -> None:
+    m = on_engine(check_interval=60)
+    snap = m.poll()
+    assert m.fresh() is snap
+    m.invalidate()
+    assert m.fresh() is None  # a check is due: async adapters await apoll() then

@@ -49,7 +49,7 @@ class MaintenanceMiddleware:
         if scope["type"] != "http" and scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        snapshot = await maintenance.apoll()
+        snapshot = maintenance.fresh() or await maintenance.apoll()
         decision = maintenance.decide(snapshot, RequestInfo.from_asgi(scope, maintenance.settings))
         if decision.action == "pass":
             if decision.banner and scope["type"] == "http":

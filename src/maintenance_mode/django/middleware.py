@@ -247,7 +247,7 @@ class MaintenanceMiddleware:
             and request.path_info != maintenance.status_path
         ):
             return await get_response(request)
-        snapshot = await maintenance.apoll()
+        snapshot = maintenance.fresh() or await maintenance.apoll()
         early = self._first_look(request, snapshot)
         if early is not None:
             return early

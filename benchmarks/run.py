@@ -14,7 +14,9 @@ Sections (docs/performance.md explains every number):
 - ``callgrind``: instructions per request from ``valgrind --tool=callgrind`` (N2 minus N1
   requests, so start-up cancels out): repeatable run to run, unlike wall time;
 - ``http``: uvicorn and gunicorn, one worker each, loaded by ``wrk`` on 127.0.0.1, variants
-  interleaved round by round; requests/s and p99 latency as ratios to the bare app;
+  interleaved round by round; requests/s, p99 latency and the server's CPU time per request
+  as ratios to the bare app, each variant alone; and CPU time per request with each variant
+  and its bare app loaded side by side on one CPU, which cancels the CPU's changing speed;
 - ``peers``: fastapi-maintenance and django-maintenance-mode, in-process and over HTTP, from
   their own virtualenv (benchmarks/.venv-peers, made on first use: the latter installs a
   package also named ``maintenance_mode``);
@@ -44,7 +46,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -354,6 +356,11 @@ class Server:
                 conn.close()
         raise RuntimeError(f"{self.server} for {self.name} did not answer in {timeout}s")
 
+    def cpu_ns(self) -> dict[int, int]:
+        """On-CPU nanoseconds of the server's processes: uvicorn's one; gunicorn's master (idle)
+        and its worker. Read before and after a wrk run; see cpu_used."""
+        return {pid: _cpu_ns(pid) for pid in _process_tree(self.proc.pid)}
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -365,28 +372,130 @@ class Server:
         self.log.close()
 
 
-def wrk(wrk_path: str, url: str, seconds: int, connections: int) -> dict[str, float]:
+#: How server CPU time is read: the first field of /proc/<pid>/task/<tid>/schedstat
+#: (nanoseconds on a CPU, every thread), or utime + stime of /proc/<pid>/stat (clock ticks)
+#: on a kernel without schedstats. Time the server waits for a CPU (stolen by the hypervisor
+#: or by other jobs) is in neither, which is why CPU per request is steadier than req/s.
+CPU_CLOCK = "schedstat" if Path("/proc/self/schedstat").exists() else "stat"
+CLOCK_TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 1e7
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat from field 3 (state) on: the command name may hold spaces."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _process_tree(root: int) -> list[int]:
+    """root and its descendants, by parent pid (no /proc/<pid>/task/<tid>/children here)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parents[int(entry)] = int(_stat_fields(int(entry))[1])
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    return sorted(tree)
+
+
+def _cpu_ns(pid: int) -> int:
+    if CPU_CLOCK == "stat":
+        fields = _stat_fields(pid)  # utime and stime are fields 14 and 15
+        return round((int(fields[11]) + int(fields[12])) * CLOCK_TICK_NS)
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, IndexError, ValueError):  # a thread that just ended
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
+def cpu_used(before: dict[int, int], after: dict[int, int]) -> float | None:
+    """Server CPU seconds between two Server.cpu_ns readings; None when its processes changed
+    in between (a gunicorn worker restarted: the dead one's time cannot be read)."""
+    if set(before) != set(after):
+        log(f"http: the server's processes changed during a run ({before} -> {after})")
+        return None
+    return sum(after[pid] - before[pid] for pid in before) / 1e9
+
+
+def _wrk_cmd(wrk_path: str, url: str, seconds: int, connections: int) -> list[str]:
     cmd = [wrk_path, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    return [*cmd, url]
+
+
+def _wrk_output(out: str) -> dict[str, Any]:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    done = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h),", out, re.M)
+    if rps is None or p99 is None or done is None:
+        raise RuntimeError(f"could not read wrk's output:\n{out}")
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[p99.group(2)]
+    errors = re.search(r"Socket errors: (.*)", out)
+    unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[done.group(3)]
+    return {
+        "rps": float(rps.group(1)),
+        "p99_ms": float(p99.group(1)) * scale,
+        "requests": int(done.group(1)),
+        "wrk_seconds": float(done.group(2)) * unit,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+def wrk(wrk_path: str, url: str, seconds: int, connections: int) -> dict[str, Any]:
     proc = subprocess.run(
-        [*cmd, url],
+        _wrk_cmd(wrk_path, url, seconds, connections),
         capture_output=True,
         text=True,
         timeout=seconds + 30,
         check=True,
         preexec_fn=_pin(1),
     )
-    out = proc.stdout
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    if rps is None or p99 is None:
-        raise RuntimeError(f"could not read wrk's output:\n{out}")
-    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[p99.group(2)]
-    errors = re.search(r"Socket errors: (.*)", out)
-    return {
-        "rps": float(rps.group(1)),
-        "p99_ms": float(p99.group(1)) * scale,
-        "socket_errors": errors.group(1) if errors else "",
-    }
+    return _wrk_output(proc.stdout)
+
+
+def measured_wrk(
+    wrk_path: str, servers: Sequence[Server], seconds: int, connections: int
+) -> list[dict[str, Any]]:
+    """One wrk per server, all at once (one server: alone), each server's CPU time read around
+    them: CPU µs per request, and busy = CPU seconds / wrk's seconds (near 1 when one server
+    alone is the bottleneck; near 1/n each when n side by side share CPU 0)."""
+    before = [server.cpu_ns() for server in servers]
+    procs = [
+        subprocess.Popen(
+            _wrk_cmd(wrk_path, server.url, seconds, connections),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_pin(1),
+        )
+        for server in servers
+    ]
+    outs = []
+    try:
+        for server, proc in zip(servers, procs, strict=True):
+            out, err = proc.communicate(timeout=seconds + 30)
+            if proc.returncode != 0:
+                raise RuntimeError(f"wrk failed (exit {proc.returncode}) on {server.url}: {err}")
+            outs.append(out)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    results = []
+    for server, cpu_before, out in zip(servers, before, outs, strict=True):
+        result = _wrk_output(out)
+        cpu = cpu_used(cpu_before, server.cpu_ns())
+        result["server_cpu_s"] = cpu
+        result["cpu_us_per_request"] = None
+        result["busy"] = None
+        if cpu is not None and result["requests"] > 0:
+            result["cpu_us_per_request"] = cpu / result["requests"] * 1e6
+            result["busy"] = cpu / result["wrk_seconds"]
+        results.append(result)
+    return results
 
 
 HTTP_GROUPS = {
@@ -406,7 +515,23 @@ HTTP_PEERS = {
 }
 
 
+def http_pairs(peers: bool) -> list[list[str]]:
+    """Each variant with its app's bare server, to be loaded side by side. Pairs, not the whole
+    group at once: three servers on one CPU evict each other's caches more, and that raised a
+    heavier variant's CPU ratio by 2-3 % (Django's 503 page: 1.11 x bare in a pair, 1.14 x with
+    ours off beside them); two bare servers side by side came out at 1.000 +- 0.01."""
+    pairs = []
+    for group, names in HTTP_GROUPS.items():
+        others = names[1:] + (HTTP_PEERS.get(group, []) if peers else [])
+        pairs += [[names[0], name] for name in others]
+    return pairs
+
+
 def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) -> dict[str, Any]:
+    """Each round: every variant alone, in turn (A B C A B C: req/s, p99, CPU per request);
+    then each variant side by side with its bare app, one wrk each at once, the two servers
+    sharing CPU 0, so that the CPU's speed, which moves by 10 % and more from one second to
+    the next on a shared virtual machine, is the same for both."""
     wrk_path = tool("wrk")
     if wrk_path is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
@@ -415,30 +540,45 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
         plan += [(name, sys.executable) for name in names]
         if peers is not None:
             plan += [(name, peers) for name in HTTP_PEERS.get(group, [])]
+    pairs = http_pairs(peers is not None)
+    seconds, rounds, warmup = args.http_seconds, args.http_rounds, args.http_warmup
+    if args.quick:  # a smoke run of the method, not a measurement
+        seconds, rounds, warmup = 1, 2, 1
     servers: dict[str, Server] = {}
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in plan}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in plan}
+    side_by_side: list[dict[str, list[dict[str, Any]]]] = [
+        {name: [] for name in pair} for pair in pairs
+    ]
     try:
         for name, python in plan:
             servers[name] = Server(name, python, workdir)
         for server in servers.values():
             server.wait_ready()
-            wrk(wrk_path, server.url, 1, args.connections)  # warm-up
-        for index in range(args.http_rounds):
-            log(f"http: round {index + 1}/{args.http_rounds} ({len(plan)} variants)")
+            wrk(wrk_path, server.url, warmup, args.connections)  # warm-up
+        for index in range(rounds):
+            log(f"http: round {index + 1}/{rounds} ({len(plan)} variants, {len(pairs)} pairs)")
             for name, _ in plan:  # A B C ... A B C ...: drift hits every variant alike
-                runs[name].append(
-                    wrk(wrk_path, servers[name].url, args.http_seconds, args.connections)
+                [result] = measured_wrk(wrk_path, [servers[name]], seconds, args.connections)
+                runs[name].append(result)
+            for names, record in zip(pairs, side_by_side, strict=True):
+                results = measured_wrk(
+                    wrk_path, [servers[name] for name in names], seconds, args.connections
                 )
+                for name, result in zip(names, results, strict=True):
+                    record[name].append(result)
     finally:
         for server in servers.values():
             server.stop()
     return {
-        "seconds": args.http_seconds,
-        "rounds": args.http_rounds,
+        "seconds": seconds,
+        "rounds": rounds,
+        "warmup": warmup,
         "connections": args.connections,
+        "cpu_clock": CPU_CLOCK,
         "wrk": tool_version([wrk_path, "-v"]),
         "servers": {name: server.server for name, server in servers.items()},
         "runs": runs,
+        "side_by_side": side_by_side,
     }
 
 
@@ -581,9 +721,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.08, help="seconds per timed batch")
     parser.add_argument("--n1", type=int, default=100, help="callgrind: requests, short phase")
     parser.add_argument("--n2", type=int, default=400, help="callgrind: requests, long phase")
-    parser.add_argument("--http-seconds", type=int, default=3)
-    parser.add_argument("--http-rounds", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--http-seconds", type=int, default=2, help="http: seconds per wrk run")
+    parser.add_argument("--http-rounds", type=int, default=6, help="http: runs of each variant")
+    parser.add_argument("--http-warmup", type=int, default=1, help="http: seconds, per server")
+    parser.add_argument("--connections", type=int, default=4, help="http: wrk's connections")
     parser.add_argument("--touch-seconds", type=float, default=2.0)
     parser.add_argument("--memory-requests", type=int, default=100_000)
     args = parser.parse_args(argv)

@@ -257,6 +257,29 @@ def ours_options(label: str, workdir: Path) -> dict[str, Any]:
     return options
 
 
+#: What "loaded" variants keep alive: ours built, off, but not in the request's path.
+_LOADED: list[Any] = []
+
+
+def _loaded(group: str, workdir: Path) -> Any:
+    """The bare app in a process that has also imported and built ours (off), unused.
+
+    Over HTTP, it tells a per-request cost of ours from what a bigger process costs
+    whatever it runs (more modules, a bigger heap for the garbage collector).
+    """
+    app = _bare(group, False)
+    from maintenance_mode.core import Maintenance
+
+    if group in ASGI_APPS:
+        import maintenance_mode.asgi
+    elif group == "django":
+        import maintenance_mode.django.middleware
+    else:
+        import maintenance_mode.wsgi  # noqa: F401
+    _LOADED.append(Maintenance(**ours_options("off", workdir)))
+    return app
+
+
 def _ours(group: str, label: str, workdir: Path) -> Any:
     """The app of ``group`` behind ours (``label`` in OURS minus bare/floor)."""
     options = ours_options(label, workdir)
@@ -432,6 +455,8 @@ def build(name: str, workdir: Path) -> Variant:
     before = None
     if label in {"bare", "floor"}:
         app = _bare(group, label == "floor")
+    elif label == "loaded":
+        app = _loaded(group, workdir)
     elif label == "ext-floor":
         app = _bare(group, "hooks")
     elif label in DECIDE:

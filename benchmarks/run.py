@@ -315,24 +315,32 @@ class Server:
     def __init__(self, name: str, python: Path | str, workdir: Path) -> None:
         self.name = name
         self.port = free_port()
-        kind = "asgi" if name.split(":")[0] in _variants.ASGI_APPS else "wsgi"
+        variant, _, flavour = name.partition("@")  # "starlette:off@httptools"
+        kind = "asgi" if variant.split(":")[0] in _variants.ASGI_APPS else "wsgi"
         host = ["127.0.0.1", str(self.port)]
         if kind == "asgi":
             cmd = [str(python), "-m", "uvicorn", "_serve:app", "--app-dir", str(BENCH)]
             cmd += ["--host", host[0], "--port", host[1], "--no-access-log"]
             cmd += ["--log-level", "warning"]
-            self.server = "uvicorn"
+            # Named, not "auto": with httptools installed uvicorn would pick it silently.
+            if flavour == "httptools":
+                cmd += ["--http", "httptools", "--loop", "uvloop"]
+                self.server = "uvicorn (httptools, uvloop)"
+            else:
+                cmd += ["--http", "h11", "--loop", "asyncio"]
+                self.server = "uvicorn (h11)"
         else:
             cmd = [str(python), "-m", "gunicorn", "_serve:app", "--chdir", str(BENCH)]
             cmd += ["-w", "1", "-b", ":".join(host), "--log-level", "warning"]
             self.server = "gunicorn"
-        self.log = open(workdir / f"server-{name.replace(':', '-')}.log", "w")  # noqa: SIM115
+        log_name = name.replace(":", "-").replace("@", "-")
+        self.log = open(workdir / f"server-{log_name}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            env={**ours_env(python), "BENCH_VARIANT": name, "BENCH_WORKDIR": str(workdir)},
+            env={**ours_env(python), "BENCH_VARIANT": variant, "BENCH_WORKDIR": str(workdir)},
             preexec_fn=_pin(0),
         )
 
@@ -498,11 +506,31 @@ def measured_wrk(
     return results
 
 
+#: The first name of each group is the bare app its others are compared with. "floor" and
+#: "loaded" (ours imported and built, unused) are controls: what any middleware costs, and
+#: what a process that has loaded ours costs whatever it serves. "@httptools": uvicorn with
+#: its C parser and uvloop (uvicorn[standard]) instead of its pure-Python h11 default.
 HTTP_GROUPS = {
-    "starlette": ["starlette:bare", "starlette:off", "starlette:on-html"],
+    "starlette": [
+        "starlette:bare",
+        "starlette:floor",
+        "starlette:loaded",
+        "starlette:off",
+        "starlette:on-html",
+    ],
+    "starlette@httptools": [
+        "starlette:bare@httptools",
+        "starlette:off@httptools",
+        "starlette:on-html@httptools",
+    ],
     "fastapi": ["fastapi:bare", "fastapi:off", "fastapi:on-html"],
+    "fastapi@httptools": [
+        "fastapi:bare@httptools",
+        "fastapi:off@httptools",
+        "fastapi:on-html@httptools",
+    ],
     "flask": ["flask:bare", "flask:off", "flask:on-html"],
-    "django": ["django:bare", "django:off", "django:on-html"],
+    "django": ["django:bare", "django:floor", "django:loaded", "django:off", "django:on-html"],
 }
 HTTP_PEERS = {
     "fastapi": [

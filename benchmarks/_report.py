@@ -211,7 +211,10 @@ def callgrind(cg: dict[str, Any], targets: Targets) -> str:
         bare = ir.get(f"{app}:bare")
         if bare is None or f"{app}:on-html" not in ir:
             continue
-        kind = "raw-asgi" if app in ASGI_APPS else "raw-wsgi"
+        # The decision as this adapter makes it: Django reads its own HttpRequest.
+        kind = (
+            app if f"{app}:decide-allow" in ir else ("raw-asgi" if app in ASGI_APPS else "raw-wsgi")
+        )
         off = ir[f"{app}:off"]
         allow_extra = ir[f"{app}:allow"] - off
         bypass_extra = ir[f"{app}:bypass"] - off
@@ -246,7 +249,9 @@ def callgrind(cg: dict[str, Any], targets: Targets) -> str:
             f"({bypass_extra / d_bypass:.2f} x)",
             bypass_extra <= d_bypass * 1.1,
         )
-        marking = _marking(snippets, "ASGI" if app in ASGI_APPS else "WSGI")
+        marking = _marking(
+            snippets, "ASGI" if app in ASGI_APPS else ("Django" if app == "django" else "WSGI")
+        )
         if marking is not None:
             total = d_bypass + marking
             targets.add(

@@ -102,6 +102,11 @@ def _django_snippets(workdir: Path, response: Any) -> dict[str, Callable[[], obj
     pages = _Pages()
     pages(response)  # headers checked once, as the middleware does per Response
 
+    def marked() -> object:
+        view_response = HttpResponse(b"hello", content_type="text/plain")
+        view_response.headers["Cache-Control"] = "private, no-store"  # as _finish does
+        return view_response
+
     return {
         "Django: to_django(503): HttpResponse + 8 headers checked one by one": lambda: to_django(
             response
@@ -109,7 +114,8 @@ def _django_snippets(workdir: Path, response: Any) -> dict[str, Callable[[], obj
         "Django: the 503 as the middleware builds it (headers checked once per Response)": (
             lambda: pages(response)
         ),
-        "Django: HttpResponse(b'hello'), the bare view's own response": lambda: HttpResponse(
-            b"hello", content_type="text/plain"
+        "Django: HttpResponse(b'hello') straight, the bare view's own response": lambda: (
+            HttpResponse(b"hello", content_type="text/plain")
         ),
+        "Django: the same with the bypass's Cache-Control marking": marked,
     }

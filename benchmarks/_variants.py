@@ -45,7 +45,7 @@ DJANGO_PEER = ("dmm-off", "dmm-on-html", "dmm-on-json", "dmm-allow", "dmm-bypass
 def ours_names() -> list[str]:
     """Every variant of ours (runs in the project's own virtualenv)."""
     names = [f"{app}:{v}" for app in (*ASGI_APPS, *WSGI_APPS) for v in OURS]
-    names += [f"{app}:{v}" for app in ("raw-asgi", "raw-wsgi") for v in DECIDE]
+    names += [f"{app}:{v}" for app in ("raw-asgi", "raw-wsgi", "django") for v in DECIDE]
     if importlib.util.find_spec("flask") is not None:
         names += [f"flask:{v}" for v in FLASK_EXT]
     return names
@@ -363,6 +363,8 @@ def _decision(group: str, label: str, workdir: Path) -> Callable[[], object]:
 
     kind = request_kind(label)
     which = {"decide-allow": "allow", "decide-bypass": "bypass", "decide-503": "on-html"}[label]
+    if group == "django":
+        return _django_decision(label, which, workdir)
     middleware = _ours(group, which, workdir)
     maintenance = middleware.maintenance
     snapshot = maintenance.poll()
@@ -385,6 +387,31 @@ def _decision(group: str, label: str, workdir: Path) -> Callable[[], object]:
     action = one().action  # type: ignore[attr-defined]
     if action != wanted:
         raise SystemExit(f"benchmark {group}:{label}: the decision is {action!r}, not {wanted!r}")
+    return one
+
+
+def _django_decision(label: str, which: str, workdir: Path) -> Callable[[], object]:
+    """The Django middleware's own decision: ``decide(snapshot, request_info(request))``."""
+    django_setup()
+    from django.core.handlers.wsgi import WSGIRequest
+
+    from maintenance_mode.core import Maintenance
+    from maintenance_mode.django.middleware import request_info
+
+    options = ours_options(which, workdir)
+    options["flag"] = str(options["flag"])
+    maintenance = Maintenance(**options)
+    snapshot = maintenance.poll()
+    request = WSGIRequest(dict(wsgi_environ(request_kind(label))))  # type: ignore[arg-type]
+    decide = maintenance.decide
+
+    def one() -> object:
+        return decide(snapshot, request_info(request, maintenance))
+
+    wanted = {"decide-allow": "pass", "decide-bypass": "bypass", "decide-503": "respond"}[label]
+    action = one().action  # type: ignore[attr-defined]
+    if action != wanted:
+        raise SystemExit(f"benchmark django:{label}: the decision is {action!r}, not {wanted!r}")
     return one
 
 

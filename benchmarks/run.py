@@ -1,7 +1,7 @@
 """The performance suite: ours against bare apps, a pass-through floor and the peers.
 
     python3 dev.py test                   # once: makes .venv (pip install -e .[dev])
-    .venv/bin/python benchmarks/run.py    # the full run (about 10 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py    # the full run (about 25 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick            # a smoke run, seconds (CI)
     .venv/bin/python benchmarks/run.py --only inprocess,callgrind
     .venv/bin/python benchmarks/run.py --report benchmarks/results/latest.json  # tables again
@@ -13,7 +13,8 @@ Sections (docs/performance.md explains every number):
   allowlisted / bypassed; median and spread of interleaved repeats;
 - ``callgrind``: instructions per request from ``valgrind --tool=callgrind`` (N2 minus N1
   requests, so start-up cancels out): repeatable run to run, unlike wall time;
-- ``http``: uvicorn and gunicorn, one worker each, loaded by ``wrk`` on 127.0.0.1, variants
+- ``http``: uvicorn (h11, and httptools with uvloop) and gunicorn, one worker each, loaded
+  by ``wrk`` on 127.0.0.1, variants
   interleaved round by round; requests/s, p99 latency and the server's CPU time per request
   as ratios to the bare app, each variant alone; and CPU time per request with each variant
   and its bare app loaded side by side on one CPU, which cancels the CPU's changing speed;
@@ -198,6 +199,7 @@ CALLGRIND_GROUPS = {
     "wsgi": [
         *(f"{app}:{v}" for app in _variants.WSGI_APPS for v in _variants.OURS),
         *(f"raw-wsgi:{v}" for v in _variants.DECIDE),
+        *(f"django:{v}" for v in _variants.DECIDE),
         *(f"flask:{v}" for v in _variants.FLASK_EXT),
     ],
 }

@@ -369,15 +369,15 @@ def test_headers_checked_once_per_response(
     assert len(calls) == 2
 
 
-def test_the_cache_is_bounded(options: dict[str, Any]) -> None:
+def test_what_is_prepared_lives_with_the_response(options: dict[str, Any]) -> None:
+    """Kept on the core's Response, not in the middleware: gone when the engine drops it."""
     middleware = MaintenanceMiddleware(ok)
     response = core_response(middleware, "/checkout")
-    kept = [
-        Response(503, response.headers, response.body) for _ in range(3 * mw_module._Pages.SIZE)
-    ]
-    for each in kept:
+    copies = [Response(503, response.headers, response.body) for _ in range(3)]
+    for each in copies:
         same(middleware.pages(each), to_django(each))
-        assert len(middleware.pages._prepared) <= mw_module._Pages.SIZE
+        assert each.adapter_data["django"] is not False
+    assert not hasattr(middleware.pages, "__dict__")  # nothing kept on the middleware side
 
 
 def test_without_djangos_store_every_response_takes_the_slow_path(
@@ -388,7 +388,7 @@ def test_without_djangos_store_every_response_takes_the_slow_path(
     for form in FORMS.values():
         response = core_response(middleware, "/checkout", **form)
         same(middleware.pages(response), to_django(response))
-    assert middleware.pages._prepared == {}
+    assert response.adapter_data["django"] is False  # checked once: no copy, every time
     assert Client().get("/checkout").status_code == 503
 
 
@@ -413,7 +413,7 @@ def test_the_fast_path_is_taken_and_its_responses_behave(options: dict[str, Any]
     middleware = MaintenanceMiddleware(ok)
     response = core_response(middleware, "/checkout")
     page = middleware.pages(response)
-    assert middleware.pages._prepared[id(response)][0] is response  # not the slow path
+    assert response.adapter_data["django"] is not False  # not the slow path
     closed: list[bool] = []
     page._resource_closers.append(lambda: closed.append(True))
     page["X-Frame-Options"] = "DENY"

@@ -80,6 +80,11 @@ class Response:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     raw_headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
+    #: What an adapter prepares once per Response (Django: its checked header store); it
+    #: lives and dies with the Response, which the engine replaces as the state moves on.
+    adapter_data: dict[str, Any] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers)

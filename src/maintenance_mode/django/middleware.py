@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from time import monotonic
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -106,10 +106,11 @@ _RESPONSE_ATTRS: Final = frozenset(
 )
 _FRESH: Final = frozenset({"headers", "cookies", "_resource_closers", "_container"})
 
-#: What :class:`_Pages` keeps per Response: the Response itself (so its id is not reused
-#: while the entry lives), the response's immutable attributes, its checked header store
-#: (``ResponseHeaders._store``: lower-case name -> (name, value)) and the Set-Cookie values.
-_Prepared = tuple[Response, dict[str, Any], dict[str, tuple[str, str]], tuple[str, ...]]
+#: What :class:`_Pages` keeps on each Response (``Response.adapter_data["django"]``): the
+#: HttpResponse's immutable attributes, its checked header store (``ResponseHeaders._store``:
+#: lower-case name -> (name, value)) and the Set-Cookie values; False where Django's
+#: internals differ from what the copy relies on.
+_Prepared = tuple[dict[str, Any], dict[str, tuple[str, str]], tuple[str, ...]]
 
 
 def _copyable(reference: HttpResponse) -> tuple[dict[str, Any], dict[str, tuple[str, str]]] | None:
@@ -137,28 +138,22 @@ class _Pages:
     Cookies are loaded per request, since Django sends them from ``cookies``.
     """
 
-    #: Retry-After makes a new Response every second or so while an ETA is set: clear, not grow.
-    SIZE = 32
-
-    __slots__ = ("_prepared",)
-
-    def __init__(self) -> None:
-        self._prepared: dict[int, _Prepared] = {}
+    __slots__ = ()
 
     def __call__(self, response: Response) -> HttpResponse:
-        entry = self._prepared.get(id(response))
-        if entry is None or entry[0] is not response:
+        entry = response.adapter_data.get("django")
+        if entry is None:
             entry = self.prepare(response)
-            if entry is None:
-                return to_django(response)
+        if entry is False:
+            return to_django(response)
         headers = ResponseHeaders.__new__(ResponseHeaders)
-        headers._store = entry[2].copy()
+        headers._store = entry[1].copy()
         cookies = SimpleCookie()
-        for cookie in entry[3]:
+        for cookie in entry[2]:
             cookies.load(cookie)
         result = HttpResponse.__new__(HttpResponse)
         result.__dict__.update(
-            entry[1],
+            entry[0],
             headers=headers,
             cookies=cookies,
             _resource_closers=[],
@@ -166,15 +161,14 @@ class _Pages:
         )
         return result
 
-    def prepare(self, response: Response) -> _Prepared | None:
+    def prepare(self, response: Response) -> _Prepared | Literal[False]:
+        """Check the headers once (through :func:`to_django`) and keep them on the Response."""
         parts = _copyable(to_django(response))
-        if parts is None:
-            return None
-        cookies = tuple(v for k, v in response.headers if k.lower() == "set-cookie")
-        entry: _Prepared = (response, *parts, cookies)
-        if len(self._prepared) >= self.SIZE:
-            self._prepared.clear()  # atomic: no eviction race between threads
-        self._prepared[id(response)] = entry
+        entry: _Prepared | Literal[False] = False
+        if parts is not None:
+            cookies = tuple(v for k, v in response.headers if k.lower() == "set-cookie")
+            entry = (*parts, cookies)
+        response.adapter_data["django"] = entry
         return entry
 
 
@@ -223,9 +217,11 @@ class MaintenanceMiddleware:
             return self.get_response(request)
         snapshot = maintenance.poll()
         early = self._first_look(request, snapshot)
-        if early is not None:
-            return early
-        return self._finish(request, self.get_response(request))
+        if early is False:  # a plain pass: nothing to do to the response
+            return self.get_response(request)
+        if early is True:
+            return self._finish(request, self.get_response(request))
+        return early
 
     def _process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
@@ -249,9 +245,11 @@ class MaintenanceMiddleware:
             return await get_response(request)
         snapshot = maintenance.fresh() or await maintenance.apoll()
         early = self._first_look(request, snapshot)
-        if early is not None:
-            return early
-        return self._finish(request, await get_response(request))
+        if early is False:  # a plain pass: nothing to do to the response
+            return await get_response(request)
+        if early is True:
+            return self._finish(request, await get_response(request))
+        return early
 
     async def _aprocess_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
@@ -266,20 +264,31 @@ class MaintenanceMiddleware:
 
     # -- shared ----------------------------------------------------------------------------
 
-    def _first_look(self, request: HttpRequest, snapshot: Any) -> HttpResponse | None:
+    def _first_look(self, request: HttpRequest, snapshot: Any) -> HttpResponse | bool:
+        """An early answer (the 503, the status document, the bypass redirect), or whether
+        the view's response needs :meth:`_finish` (a banner, a bypass, a held request)."""
         decision = self.maintenance.decide(snapshot, request_info(request, self.maintenance))
-        if decision.action == "bypass":
-            setattr(request, _BYPASSED, True)
-        elif decision.action == "pass" and decision.banner:
-            request.__dict__[_BANNER] = decision.banner
-        elif decision.action == "respond" and decision.response is not None:
-            if decision.response.status != 503:  # the status document, the bypass redirect
-                return to_django(decision.response)  # built per request: nothing to reuse
-            if self.hold:
-                request.__dict__[_HELD] = decision
-                return None
-            return self._resolved_look(request, decision, decision.response)
-        return None
+        action = decision.action
+        if action == "pass":
+            if decision.banner:
+                request.__dict__[_BANNER] = decision.banner
+                return True
+            return False
+        if action == "bypass":
+            if self.no_store:
+                setattr(request, _BYPASSED, True)
+                return True
+            return False
+        response = decision.response
+        if response is None:  # pragma: no cover - "respond" always carries a response
+            return False
+        if response.status != 503:  # the status document, the bypass redirect
+            return to_django(response)  # built per request: nothing to reuse
+        if self.hold:
+            request.__dict__[_HELD] = decision
+            return True
+        early = self._resolved_look(request, decision, response)
+        return False if early is None else early
 
     def _resolved_look(
         self, request: HttpRequest, held: Decision, page: Response

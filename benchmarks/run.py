@@ -315,7 +315,11 @@ class Server:
     """uvicorn or gunicorn, one worker, on 127.0.0.1, pinned to CPU 0 (wrk gets CPU 1)."""
 
     def __init__(self, name: str, python: Path | str, workdir: Path) -> None:
-        self.name = name
+        self.name, self.python, self.workdir = name, python, workdir
+        self.start()
+
+    def start(self) -> None:
+        name, python, workdir = self.name, self.python, self.workdir
         self.port = free_port()
         variant, _, flavour = name.partition("@")  # "starlette:off@httptools"
         kind = "asgi" if variant.split(":")[0] in _variants.ASGI_APPS else "wsgi"
@@ -352,8 +356,16 @@ class Server:
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
+        retries = 3
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.log.flush()
+                lost_port = "address already in use" in Path(self.log.name).read_text()
+                if lost_port and retries:  # free_port() released it and another process took it
+                    retries -= 1
+                    self.log.close()
+                    self.start()
+                    continue
                 raise RuntimeError(f"{self.server} for {self.name} exited; see {self.log.name}")
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             try:

@@ -845,3 +845,16 @@ def test_banner_and_status_while_a_window_is_announced(tmp_path: Path, flag_path
     assert b"mm-banner" not in c.head("/").data
     status = c.get("/__maintenance__/status").get_json()
     assert status["scheduled_maintenances"][0]["name"] == "Card provider switch"
+
+
+def test_the_request_is_read_without_the_proxy() -> None:
+    """The hooks read Flask's request context variable (private to Flask, so pinned here)."""
+    from flask import Flask, request
+
+    from maintenance_mode import flask as ext
+
+    assert ext._CV_REQUEST is not None  # else every hook pays the proxy (~8,000 instructions)
+    app = Flask("pin")
+    with app.test_request_context("/faq?x=1"):
+        assert ext._request() is request._get_current_object()  # type: ignore[attr-defined]
+        assert ext._request().path == "/faq"

@@ -217,10 +217,15 @@ class MaintenanceMiddleware:
             return self.get_response(request)
         snapshot = maintenance.poll()
         early = self._first_look(request, snapshot)
-        if early is False:  # a plain pass: nothing to do to the response
+        if early is _AS_IS:  # a plain pass: nothing to do to the response
             return self.get_response(request)
-        if early is True:
+        if early is _PRIVATE:  # bypassed: the real page, kept out of shared caches
+            response = self.get_response(request)
+            response.headers["Cache-Control"] = "private, no-store"
+            return response
+        if early is _FINISH:
             return self._finish(request, self.get_response(request))
+        assert not isinstance(early, _Look)  # for the type checker: the three are handled
         return early
 
     def _process_view(
@@ -245,10 +250,15 @@ class MaintenanceMiddleware:
             return await get_response(request)
         snapshot = maintenance.fresh() or await maintenance.apoll()
         early = self._first_look(request, snapshot)
-        if early is False:  # a plain pass: nothing to do to the response
+        if early is _AS_IS:  # a plain pass: nothing to do to the response
             return await get_response(request)
-        if early is True:
+        if early is _PRIVATE:  # bypassed: the real page, kept out of shared caches
+            response = await get_response(request)
+            response.headers["Cache-Control"] = "private, no-store"
+            return response
+        if early is _FINISH:
             return self._finish(request, await get_response(request))
+        assert not isinstance(early, _Look)  # for the type checker: the three are handled
         return early
 
     async def _aprocess_view(
@@ -264,31 +274,28 @@ class MaintenanceMiddleware:
 
     # -- shared ----------------------------------------------------------------------------
 
-    def _first_look(self, request: HttpRequest, snapshot: Any) -> HttpResponse | bool:
-        """An early answer (the 503, the status document, the bypass redirect), or whether
-        the view's response needs :meth:`_finish` (a banner, a bypass, a held request)."""
+    def _first_look(self, request: HttpRequest, snapshot: Any) -> HttpResponse | _Look:
+        """An early answer (the 503, the status document, the bypass redirect), or what is
+        left to do to the view's response (:class:`_Look`)."""
         decision = self.maintenance.decide(snapshot, request_info(request, self.maintenance))
         action = decision.action
         if action == "pass":
             if decision.banner:
                 request.__dict__[_BANNER] = decision.banner
-                return True
-            return False
+                return _FINISH
+            return _AS_IS
         if action == "bypass":
-            if self.no_store:
-                setattr(request, _BYPASSED, True)
-                return True
-            return False
+            return _PRIVATE if self.no_store else _AS_IS
         response = decision.response
         if response is None:  # pragma: no cover - "respond" always carries a response
-            return False
+            return _AS_IS
         if response.status != 503:  # the status document, the bypass redirect
             return to_django(response)  # built per request: nothing to reuse
         if self.hold:
             request.__dict__[_HELD] = decision
-            return True
+            return _FINISH
         early = self._resolved_look(request, decision, response)
-        return False if early is None else early
+        return _AS_IS if early is None else early
 
     def _resolved_look(
         self, request: HttpRequest, held: Decision, page: Response
@@ -370,6 +377,23 @@ def _inject(request: HttpRequest, response: HttpResponse, banner: bytes) -> None
     patch_vary_headers(response, ("Accept-Language",))
     if response.has_header("Content-Length"):
         response.headers["Content-Length"] = str(len(response.content))
+
+
+class _Look:
+    """What the first look leaves to do once the view has answered (else: its own answer).
+
+    Module-level instances compared with ``is``: an Enum member's lookup costs more here.
+    """
+
+    __slots__ = ("meaning",)
+
+    def __init__(self, meaning: str) -> None:
+        self.meaning = meaning
+
+
+_AS_IS: Final = _Look("the view's response as it is")
+_FINISH: Final = _Look("a banner, or a held request: see _finish")
+_PRIVATE: Final = _Look("bypassed: Cache-Control: private, no-store")
 
 
 #: Distinct URLs whose view is remembered before that memory restarts.

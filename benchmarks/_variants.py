@@ -359,17 +359,26 @@ def _bare(group: str, floor: bool | str) -> Any:
 
 def _decision(group: str, label: str, workdir: Path) -> Callable[[], object]:
     """One decision of ours for the request ``label`` names, as a plain callable."""
+    which = {"decide-allow": "allow", "decide-bypass": "bypass", "decide-503": "on-html"}[label]
+    if group == "django":
+        one = _django_decision(label, which, workdir)
+    else:
+        one = _adapter_decision(group, label, which, workdir)
+    wanted = {"decide-allow": "pass", "decide-bypass": "bypass", "decide-503": "respond"}[label]
+    action = one().action  # type: ignore[attr-defined]
+    if action != wanted:
+        raise SystemExit(f"benchmark {group}:{label}: the decision is {action!r}, not {wanted!r}")
+    return one
+
+
+def _adapter_decision(group: str, label: str, which: str, workdir: Path) -> Callable[[], object]:
+    """``decide(snapshot, RequestInfo.from_asgi/from_wsgi(request))``, as the middlewares do."""
     from maintenance_mode.core import RequestInfo
 
     kind = request_kind(label)
-    which = {"decide-allow": "allow", "decide-bypass": "bypass", "decide-503": "on-html"}[label]
-    if group == "django":
-        return _django_decision(label, which, workdir)
-    middleware = _ours(group, which, workdir)
-    maintenance = middleware.maintenance
+    maintenance = _ours(group, which, workdir).maintenance
     snapshot = maintenance.poll()
     settings = maintenance.settings
-    wanted = {"decide-allow": "pass", "decide-bypass": "bypass", "decide-503": "respond"}[label]
     decide = maintenance.decide
     if group == "raw-asgi":
         scope = asgi_scope(kind)  # type: ignore[arg-type]
@@ -384,9 +393,6 @@ def _decision(group: str, label: str, workdir: Path) -> Callable[[], object]:
         def one() -> object:
             return decide(snapshot, from_wsgi(environ, settings))
 
-    action = one().action  # type: ignore[attr-defined]
-    if action != wanted:
-        raise SystemExit(f"benchmark {group}:{label}: the decision is {action!r}, not {wanted!r}")
     return one
 
 
@@ -408,10 +414,6 @@ def _django_decision(label: str, which: str, workdir: Path) -> Callable[[], obje
     def one() -> object:
         return decide(snapshot, request_info(request, maintenance))
 
-    wanted = {"decide-allow": "pass", "decide-bypass": "bypass", "decide-503": "respond"}[label]
-    action = one().action  # type: ignore[attr-defined]
-    if action != wanted:
-        raise SystemExit(f"benchmark django:{label}: the decision is {action!r}, not {wanted!r}")
     return one
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,5 +62,13 @@ def test_benchmark_suite_quick_run(tmp_path: Path) -> None:
         assert row["env_reads"] == 0
         assert row["py_open"] == 0
         assert row["py_stat"] <= row["seconds"] / row["check_interval"] + 1
+    if shutil.which("valgrind"):  # one server under callgrind, dumped around its requests
+        [(name, row)] = data["http-callgrind"]["rows"].items()
+        assert name == "starlette:bare"
+        assert row["statuses"] == [200]
+        assert len(row["ir"]) == 2
+        assert all(ir > 10_000 for ir in row["ir"])
+    else:
+        assert "valgrind" in data["http-callgrind"]["skipped"]
     assert (tmp_path / "quick.md").read_text().startswith("# maintenance-mode benchmark")
     assert "## Targets" in proc.stdout

@@ -39,24 +39,27 @@ class MaintenanceMiddleware:
         self.maintenance.require_paths_only("maintenance_mode.asgi")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        maintenance = self.maintenance
-        status = maintenance.status_path
+        maintenance, app = self.maintenance, self.app
         # Known to be off: the whole cost while off. A path that contains the status path
         # (a mounted one ends with it) asks the engine; ``in`` costs less than endswith().
-        if monotonic() < maintenance.off_until and status not in scope.get("path", ""):
-            await self.app(scope, receive, send)
+        # ``app`` is a local because ``self.app(...)`` compiles to a method lookup, which
+        # CPython cannot specialise for an instance attribute: a type lookup per request.
+        if monotonic() < maintenance.off_until and maintenance.status_path not in scope.get(
+            "path", ""
+        ):
+            await app(scope, receive, send)
             return
         if scope["type"] != "http" and scope["type"] != "websocket":
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         snapshot = maintenance.fresh() or await maintenance.apoll()
         decision = maintenance.decide(snapshot, RequestInfo.from_asgi(scope, maintenance.settings))
         if decision.action == "pass":
             if decision.banner and scope["type"] == "http":
                 send = _with_banner(send, decision.banner, scope.get("method", "GET"))
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
         elif decision.action == "bypass":
-            await self.app(scope, receive, _no_store(send) if maintenance.bypass_no_store else send)
+            await app(scope, receive, _no_store(send) if maintenance.bypass_no_store else send)
         elif decision.response is not None:
             if scope["type"] == "websocket":
                 await _refuse_websocket(scope, receive, send, decision.response)

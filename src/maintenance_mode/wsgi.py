@@ -36,12 +36,12 @@ class MaintenanceMiddleware:
         self.maintenance.require_paths_only("maintenance_mode.wsgi")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        maintenance = self.maintenance
+        maintenance, app = self.maintenance, self.app  # a local ``app``: see asgi.py
         if (
             monotonic() < maintenance.off_until  # known to be off: the whole cost while off
             and environ.get("PATH_INFO") != maintenance.status_path
         ):
-            return self.app(environ, start_response)
+            return app(environ, start_response)
         snapshot = maintenance.poll()
         decision = maintenance.decide(
             snapshot, RequestInfo.from_wsgi(environ, maintenance.settings)
@@ -50,14 +50,14 @@ class MaintenanceMiddleware:
             if decision.banner:
                 method = environ.get("REQUEST_METHOD", "GET")
                 return _with_banner(self.app, environ, start_response, decision.banner, method)
-            return self.app(environ, start_response)
+            return app(environ, start_response)
         if decision.action == "bypass":
             if maintenance.bypass_no_store:
-                return self.app(environ, _no_store(start_response))
-            return self.app(environ, start_response)
+                return app(environ, _no_store(start_response))
+            return app(environ, start_response)
         response = decision.response
         if response is None:  # pragma: no cover - "respond" always carries a response
-            return self.app(environ, start_response)
+            return app(environ, start_response)
         start_response(response.status_line, list(response.headers))
         return [response.body] if response.body else []
 

@@ -209,22 +209,24 @@ class MaintenanceMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        maintenance = self.maintenance
+        # A local ``get_response``: ``self.get_response(...)`` is a method lookup CPython
+        # cannot specialise for an instance attribute (a type lookup per request).
+        maintenance, get_response = self.maintenance, self.get_response
         if (
             monotonic() < maintenance.off_until  # known to be off
             and request.path_info != maintenance.status_path
         ):
-            return self.get_response(request)
+            return get_response(request)
         snapshot = maintenance.poll()
         early = self._first_look(request, snapshot)
         if early is _AS_IS:  # a plain pass: nothing to do to the response
-            return self.get_response(request)
+            return get_response(request)
         if early is _PRIVATE:  # bypassed: the real page, kept out of shared caches
-            response = self.get_response(request)
+            response = get_response(request)
             response.headers["Cache-Control"] = "private, no-store"
             return response
         if early is _FINISH:
-            return self._finish(request, self.get_response(request))
+            return self._finish(request, get_response(request))
         assert not isinstance(early, _Look)  # for the type checker: the three are handled
         return early
 

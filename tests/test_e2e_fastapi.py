@@ -252,19 +252,24 @@ def test_uvicorn_two_workers_follow_the_cli(run_server: RunServer, flag_path: Pa
     with ExitStack() as stack:
         spread = stack.enter_context(fresh(server))
 
-        def pids(path: str = "/pid", requests: int = 200, **headers: str) -> set[str]:
+        def pids(path: str = "/pid", seconds: float = 20.0, **headers: str) -> set[str]:
             """Worker PIDs seen over fresh connections; stops once both answered.
 
-            The kernel picks which worker accepts a connection, so a fixed count could by
-            chance land on one worker; up to 200 tries makes that vanishingly unlikely.
+            The kernel picks which worker accepts a connection, and a worker still starting
+            accepts none: one run saw 200 connections in a row go to the first worker. So
+            ask in bursts of 50, with a pause between them, for up to ``seconds``.
             """
             seen: set[str] = set()
-            for _ in range(requests):
-                answer = spread.get(path, headers=headers)
-                assert answer.status_code == 200, answer
-                seen.add(answer.headers["x-worker-pid"])
-                if len(seen) == 2:
-                    break
+            deadline = time.monotonic() + seconds
+            while len(seen) < 2 and time.monotonic() < deadline:
+                for _ in range(50):
+                    answer = spread.get(path, headers=headers)
+                    assert answer.status_code == 200, answer
+                    seen.add(answer.headers["x-worker-pid"])
+                    if len(seen) == 2:
+                        break
+                else:
+                    time.sleep(0.25)
             return seen
 
         # Off: the app answers, and fresh connections reach both workers.

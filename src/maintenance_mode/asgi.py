@@ -16,7 +16,7 @@ from typing import Unpack
 
 from ._types import ASGIApp, Message, Receive, Scope, Send
 from .banner import BannerInjector, injectable, with_length
-from .core import Maintenance, RequestInfo
+from .core import Maintenance, RequestInfo, Snapshot
 from .render import Response
 from .settings import Options
 
@@ -48,23 +48,42 @@ class MaintenanceMiddleware:
             "path", ""
         ):
             await app(scope, receive, send)
-            return
+        else:
+            await self._decide(scope, receive, send)
+
+    def _decide(
+        self, scope: Scope, receive: Receive, send: Send, snapshot: Snapshot | None = None
+    ) -> Awaitable[None]:
+        """Everything but the known-off path: the awaitable that acts on the engine's decision.
+
+        Kept out of ``__call__`` so that coroutine stays small (its frame is allocated per
+        request, and each local and stack slot here would grow it), and a plain function so
+        that a request while on makes no second coroutine.
+        """
+        maintenance, app = self.maintenance, self.app
         if scope["type"] != "http" and scope["type"] != "websocket":
-            await app(scope, receive, send)
-            return
-        snapshot = maintenance.fresh() or await maintenance.apoll()
+            return app(scope, receive, send)
+        if snapshot is None:
+            snapshot = maintenance.fresh()
+            if snapshot is None:  # a check is due: await it, then decide
+                return self._polled(scope, receive, send)
         decision = maintenance.decide(snapshot, RequestInfo.from_asgi(scope, maintenance.settings))
         if decision.action == "pass":
             if decision.banner and scope["type"] == "http":
                 send = _with_banner(send, decision.banner, scope.get("method", "GET"))
-            await app(scope, receive, send)
-        elif decision.action == "bypass":
-            await app(scope, receive, _no_store(send) if maintenance.bypass_no_store else send)
-        elif decision.response is not None:
-            if scope["type"] == "websocket":
-                await _refuse_websocket(scope, receive, send, decision.response)
-            else:
-                await _respond(send, decision.response)
+            return app(scope, receive, send)
+        if decision.action == "bypass":
+            return app(scope, receive, _no_store(send) if maintenance.bypass_no_store else send)
+        response = decision.response
+        if response is None:  # pragma: no cover - "respond" always carries a response
+            return app(scope, receive, send)
+        if scope["type"] == "websocket":
+            return _refuse_websocket(scope, receive, send, response)
+        return _respond(send, response)
+
+    async def _polled(self, scope: Scope, receive: Receive, send: Send) -> None:
+        snapshot = await self.maintenance.apoll()
+        await self._decide(scope, receive, send, snapshot)
 
 
 def _no_store(send: Send) -> Send:

@@ -1,8 +1,8 @@
 """The performance suite: ours against bare apps, a pass-through floor and the peers.
 
     python3 dev.py test                   # once: makes .venv (pip install -e .[dev])
-    .venv/bin/python benchmarks/run.py    # the full run (about 25 minutes on 2 cores)
-    .venv/bin/python benchmarks/run.py --quick            # a smoke run, seconds (CI)
+    .venv/bin/python benchmarks/run.py    # the full run (about 30 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick            # a smoke run, under a minute (CI)
     .venv/bin/python benchmarks/run.py --only inprocess,callgrind
     .venv/bin/python benchmarks/run.py --report benchmarks/results/latest.json  # tables again
 
@@ -18,6 +18,8 @@ Sections (docs/performance.md explains every number):
   interleaved round by round; requests/s, p99 latency and the server's CPU time per request
   as ratios to the bare app, each variant alone; and CPU time per request with each variant
   and its bare app loaded side by side on one CPU, which cancels the CPU's changing speed;
+- ``http-callgrind``: the same servers under callgrind, dumped on SIGUSR2 around N1 and N2
+  requests: the server's own instructions per request, which resolve what timing cannot;
 - ``peers``: fastapi-maintenance and django-maintenance-mode, in-process and over HTTP, from
   their own virtualenv (benchmarks/.venv-peers, made on first use: the latter installs a
   package also named ``maintenance_mode``);
@@ -550,6 +552,8 @@ HTTP_GROUPS = {
     ],
     "starlette@httptools": [
         "starlette:bare@httptools",
+        "starlette:floor@httptools",
+        "starlette:loaded@httptools",
         "starlette:off@httptools",
         "starlette:on-html@httptools",
     ],
@@ -619,6 +623,8 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
                 [result] = measured_wrk(wrk_path, [servers[name]], seconds, args.connections)
                 runs[name].append(result)
             for names, record in zip(pairs, side_by_side, strict=True):
+                if index % 2:  # which of the two wrk processes starts first alternates
+                    names = names[::-1]
                 results = measured_wrk(
                     wrk_path, [servers[name] for name in names], seconds, args.connections
                 )
@@ -642,9 +648,6 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
 
 #: One server is enough to keep the method from rotting.
 HTTP_CALLGRIND_QUICK = ["starlette:bare"]
-#: Counted here only (a minute each, side by side with the others): the floor under
-#: uvicorn's leanest server, where a middleware's share of a request is largest.
-HTTP_CALLGRIND_EXTRA = {"starlette@httptools": ["starlette:floor@httptools"]}
 
 
 def section_http_callgrind(
@@ -660,7 +663,7 @@ def section_http_callgrind(
         return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
     plan: list[tuple[str, Path | str]] = []
     for group, names in HTTP_GROUPS.items():
-        plan += [(name, sys.executable) for name in names + HTTP_CALLGRIND_EXTRA.get(group, [])]
+        plan += [(name, sys.executable) for name in names]
         if peers is not None:
             plan += [(name, peers) for name in HTTP_PEERS.get(group, [])]
     n1, n2 = args.n1, args.n2

@@ -278,14 +278,20 @@ def section_callgrind(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     }
 
 
+def _dump_total(path: Path) -> tuple[int, int] | None:
+    """A callgrind dump's part number and its instruction total (None: not a complete dump)."""
+    text = path.read_text(errors="replace")
+    part = re.search(r"^part: (\d+)$", text, re.M)
+    total = re.search(r"^summary: (\d+)$", text, re.M)
+    return None if part is None or total is None else (int(part.group(1)), int(total.group(1)))
+
+
 def _parse_callgrind(folder: Path) -> dict[str, float]:
     parts: dict[int, int] = {}
     for path in folder.glob("cg.out*"):
-        text = path.read_text(errors="replace")
-        part = re.search(r"^part: (\d+)$", text, re.M)
-        total = re.search(r"^summary: (\d+)$", text, re.M)
-        if part and total:
-            parts[int(part.group(1))] = int(total.group(1))
+        found = _dump_total(path)
+        if found is not None:
+            parts[found[0]] = found[1]
         path.unlink()
     order = json.loads((folder / "order.json").read_text())["order"]
     # Part 1 is start-up; then each phase is "collection + marker" and "requests + marker".
@@ -589,6 +595,17 @@ def http_pairs(peers: bool) -> list[list[str]]:
     return pairs
 
 
+def http_plan(peers: Path | None) -> list[tuple[str, Path | str]]:
+    """Every server of the HTTP sections, group by group, with the interpreter it runs under
+    (the peers' virtualenv for theirs, when there is one)."""
+    plan: list[tuple[str, Path | str]] = []
+    for group, names in HTTP_GROUPS.items():
+        plan += [(name, sys.executable) for name in names]
+        if peers is not None:
+            plan += [(name, peers) for name in HTTP_PEERS.get(group, [])]
+    return plan
+
+
 def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) -> dict[str, Any]:
     """Each round: every variant alone, in turn (A B C A B C: req/s, p99, CPU per request);
     then each variant side by side with its bare app, one wrk each at once, the two servers
@@ -597,11 +614,7 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
     wrk_path = tool("wrk")
     if wrk_path is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
-    plan: list[tuple[str, Path | str]] = []
-    for group, names in HTTP_GROUPS.items():
-        plan += [(name, sys.executable) for name in names]
-        if peers is not None:
-            plan += [(name, peers) for name in HTTP_PEERS.get(group, [])]
+    plan = http_plan(peers)
     pairs = http_pairs(peers is not None)
     seconds, rounds, warmup = args.http_seconds, args.http_rounds, args.http_warmup
     if args.quick:  # a smoke run of the method, not a measurement
@@ -661,11 +674,7 @@ def section_http_callgrind(
     valgrind = tool("valgrind")
     if valgrind is None:
         return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
-    plan: list[tuple[str, Path | str]] = []
-    for group, names in HTTP_GROUPS.items():
-        plan += [(name, sys.executable) for name in names]
-        if peers is not None:
-            plan += [(name, peers) for name in HTTP_PEERS.get(group, [])]
+    plan = http_plan(peers)
     n1, n2 = args.n1, args.n2
     if args.quick:
         plan = [(name, sys.executable) for name in HTTP_CALLGRIND_QUICK]
@@ -737,12 +746,10 @@ def _grind_parts(folder: Path, pid: int) -> list[Path]:
 def _grind_totals(folder: Path, pid: int) -> dict[int, int]:
     totals = {}
     for path in _grind_parts(folder, pid):
-        text = path.read_text(errors="replace")
-        part = re.search(r"^part: (\d+)$", text, re.M)
-        total = re.search(r"^summary: (\d+)$", text, re.M)
-        if part is None or total is None:
+        found = _dump_total(path)
+        if found is None:
             raise RuntimeError(f"{path}: not a complete callgrind dump")
-        totals[int(part.group(1))] = int(total.group(1))
+        totals[found[0]] = found[1]
     return totals
 
 

@@ -22,6 +22,7 @@ LABELS = {
     "bare": "bare app",
     "floor": "pass-through (floor)",
     "loaded": "bare app, ours imported and built but unused (control)",
+    "loaded-floor": "pass-through, ours imported and built but unused (control)",
     "off": "ours, off",
     "on-html": "ours, on: 503 HTML",
     "on-json": "ours, on: 503 JSON",
@@ -365,10 +366,11 @@ def http(h: dict[str, Any], targets: Targets, decided_elsewhere: bool = False) -
         "## Over HTTP: uvicorn and gunicorn, one worker, loaded by wrk on 127.0.0.1",
         "",
         f"`wrk -t1 -c{h['connections']} -d{h['seconds']:g}s --latency`, {h['rounds']} rounds "
-        f"after a {h.get('warmup', 1):g} s warm-up per server. {h['wrk']}. Each round: every "
-        "variant *alone*, in turn (A B C A B C), the server pinned to CPU 0 and wrk to CPU 1; "
-        "then each variant *side by side* with its bare app: both servers on CPU 0, each "
-        "loaded by its own wrk on CPU 1 at the same time.",
+        f"after a {h.get('warmup', 1):g} s warm-up per server. {h['wrk']}. Each round"
+        + (" (fresh server processes)" if h.get("fresh_each_round") else "")
+        + ": every variant *alone*, in turn (A B C A B C), the server pinned to CPU 0 and wrk "
+        "to CPU 1; then each variant *side by side* with its bare app: both servers on CPU 0, "
+        "each loaded by its own wrk on CPU 1 at the same time.",
         "",
         "*CPU µs/req* is the server's CPU time over a wrk run ("
         + (

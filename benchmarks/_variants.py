@@ -270,13 +270,14 @@ def ours_options(label: str, workdir: Path) -> dict[str, Any]:
 _LOADED: list[Any] = []
 
 
-def _loaded(group: str, workdir: Path) -> Any:
-    """The bare app in a process that has also imported and built ours (off), unused.
+def _loaded(group: str, workdir: Path, floor: bool = False) -> Any:
+    """The bare app (``floor``: behind the pass-through) in a process that has also imported
+    and built ours (off), unused.
 
     Over HTTP, it tells a per-request cost of ours from what a bigger process costs
     whatever it runs (more modules, a bigger heap for the garbage collector).
     """
-    app = _bare(group, False)
+    app = _bare(group, floor)
     from maintenance_mode.core import Maintenance
 
     if group in ASGI_APPS:
@@ -493,8 +494,8 @@ def build(name: str, workdir: Path) -> Variant:
     before = None
     if label in {"bare", "floor"}:
         app = _bare(group, label == "floor")
-    elif label == "loaded":
-        app = _loaded(group, workdir)
+    elif label in {"loaded", "loaded-floor"}:
+        app = _loaded(group, workdir, floor=label == "loaded-floor")
     elif label == "ext-floor":
         app = _bare(group, "hooks")
     elif label in DECIDE:

@@ -546,8 +546,9 @@ def measured_wrk(
 
 #: The first name of each group is the bare app its others are compared with. "floor" and
 #: "loaded" (ours imported and built, unused) are controls: what any middleware costs, and
-#: what a process that has loaded ours costs whatever it serves. "@httptools": uvicorn with
-#: its C parser and uvloop (uvicorn[standard]) instead of its pure-Python h11 default.
+#: what a process that has loaded ours costs whatever it serves; "loaded-floor" is both at
+#: once, so ours is set against the same process minus its per-request code. "@httptools":
+#: uvicorn with its C parser and uvloop (uvicorn[standard]) instead of its h11 default.
 HTTP_GROUPS = {
     "starlette": [
         "starlette:bare",
@@ -560,6 +561,7 @@ HTTP_GROUPS = {
         "starlette:bare@httptools",
         "starlette:floor@httptools",
         "starlette:loaded@httptools",
+        "starlette:loaded-floor@httptools",
         "starlette:off@httptools",
         "starlette:on-html@httptools",
     ],
@@ -610,7 +612,11 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
     """Each round: every variant alone, in turn (A B C A B C: req/s, p99, CPU per request);
     then each variant side by side with its bare app, one wrk each at once, the two servers
     sharing CPU 0, so that the CPU's speed, which moves by 10 % and more from one second to
-    the next on a shared virtual machine, is the same for both."""
+    the next on a shared virtual machine, is the same for both.
+
+    Every round starts fresh server processes: where a process's heap and code happen to
+    land can move its CPU time per request by a percent or two for its whole life, and one
+    process per variant for the whole run would carry that offset into every round."""
     wrk_path = tool("wrk")
     if wrk_path is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
@@ -619,19 +625,21 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
     seconds, rounds, warmup = args.http_seconds, args.http_rounds, args.http_warmup
     if args.quick:  # a smoke run of the method, not a measurement
         seconds, rounds, warmup = 1, 2, 1
-    servers: dict[str, Server] = {}
+    described: dict[str, str] = {}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in plan}
     side_by_side: list[dict[str, list[dict[str, Any]]]] = [
         {name: [] for name in pair} for pair in pairs
     ]
-    try:
-        for name, python in plan:
-            servers[name] = Server(name, python, workdir)
-        for server in servers.values():
-            server.wait_ready()
-            wrk(wrk_path, server.url, warmup, args.connections)  # warm-up
-        for index in range(rounds):
-            log(f"http: round {index + 1}/{rounds} ({len(plan)} variants, {len(pairs)} pairs)")
+    for index in range(rounds):
+        log(f"http: round {index + 1}/{rounds} ({len(plan)} variants, {len(pairs)} pairs)")
+        servers: dict[str, Server] = {}
+        try:
+            for name, python in plan:
+                servers[name] = Server(name, python, workdir)
+            for server in servers.values():
+                server.wait_ready()
+                wrk(wrk_path, server.url, warmup, args.connections)  # warm-up
+                described[server.name] = server.server
             for name, _ in plan:  # A B C ... A B C ...: drift hits every variant alike
                 [result] = measured_wrk(wrk_path, [servers[name]], seconds, args.connections)
                 runs[name].append(result)
@@ -643,17 +651,18 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
                 )
                 for name, result in zip(names, results, strict=True):
                     record[name].append(result)
-    finally:
-        for server in servers.values():
-            server.stop()
+        finally:
+            for server in servers.values():
+                server.stop()
     return {
         "seconds": seconds,
         "rounds": rounds,
         "warmup": warmup,
+        "fresh_each_round": True,
         "connections": args.connections,
         "cpu_clock": CPU_CLOCK,
         "wrk": tool_version([wrk_path, "-v"]),
-        "servers": {name: server.server for name, server in servers.items()},
+        "servers": described,
         "runs": runs,
         "side_by_side": side_by_side,
     }

@@ -49,7 +49,7 @@ class MaintenanceMiddleware:
         if decision.action == "pass":
             if decision.banner:
                 method = environ.get("REQUEST_METHOD", "GET")
-                return _with_banner(self.app, environ, start_response, decision.banner, method)
+                return _with_banner(app, environ, start_response, decision.banner, method)
             return app(environ, start_response)
         if decision.action == "bypass":
             if maintenance.bypass_no_store:

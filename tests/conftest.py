@@ -1,8 +1,10 @@
-"""Shared fixtures: a flag file path in a fresh folder, and free ports for real servers."""
+"""Shared fixtures: a flag file path in a fresh folder, free ports and real servers
+(HTTP servers, and a redis-server per test)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 
 @pytest.fixture
@@ -140,3 +143,55 @@ def run_server(free_port: Callable[[], int]) -> Iterator[Callable[..., Server]]:
     logs = [server.stop() for server in started]
     for log in logs:
         assert "Traceback" not in log, log
+
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+class RedisServer:
+    """A real redis-server on 127.0.0.1:port that a test can stop and start again."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if REDIS_SERVER is None:  # never a skip: `python3 dev.py test` installs it
+            pytest.fail("redis-server not found; run python3 dev.py test", pytrace=False)
+        self.proc = subprocess.Popen(
+            [
+                *(REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--loglevel", "warning"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=2)
+
+
+@pytest.fixture
+def redis_server(free_port: Callable[[], int]) -> Iterator[RedisServer]:
+    server = RedisServer(free_port())
+    server.start()
+    yield server
+    server.stop()

@@ -9,6 +9,8 @@ one clock read and one comparison, and only when it is on build a
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import math
 import os
@@ -39,7 +41,7 @@ from .rules import (
     wsgi_text_path,
 )
 from .schedule import Banner, Evaluation, Phase, evaluate
-from .settings import Options, Settings, default_flag_path
+from .settings import Options, Settings
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
 from .state import MaintenanceState, Window
 from .status import encode as encode_status
@@ -84,6 +86,14 @@ _MAX_CACHED_RESPONSES: Final = 256
 _NEVER: Final = 1 << 62
 
 
+def _digest_matches(digest: str, token: str) -> bool:
+    """Whether ``token``'s SHA-256 is ``digest`` (a per-maintenance secret), in constant time."""
+    if len(token) > 256:
+        return False
+    presented = hashlib.sha256(token.encode("latin-1", "replace")).hexdigest()
+    return hmac.compare_digest(presented, digest)
+
+
 def _micros(moment: datetime) -> int:
     """An aware datetime as whole microseconds since the epoch (exact, like datetime arithmetic)."""
     return (moment - _EPOCH) // _MICROSECOND
@@ -100,21 +110,25 @@ def _now_micros() -> int:
 def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ...]:
     """Turn the ``flag`` option into sources.
 
-    Accepted: ``None`` (``$MAINTENANCE_FILE`` or ``./maintenance.json``), a path,
+    Accepted: ``None`` (``$MAINTENANCE_REDIS``, else ``$MAINTENANCE_FILE``, else
+    ``./maintenance.json``: :func:`maintenance_mode.control.default_flag`), a path,
     ``"env:NAME"``, a ``"redis://host:6379/0"`` URL (the ``redis`` extra), a callable,
     a :class:`FlagSource`, or a list of these (ON if any is ON; the first that is ON
     gives the details).
     """
     if flag is None:
-        return (FileFlag(default_flag_path()),)
+        from .control import default_flag
+
+        return (default_flag(),)
     if isinstance(flag, FlagSource):
         return (flag,)
     if isinstance(flag, str) and flag.startswith("env:"):
         return (EnvFlag(flag[4:]),)
-    if isinstance(flag, str) and flag.startswith(("redis://", "rediss://")):
+    if isinstance(flag, str) and flag.startswith(("redis://", "rediss://", "unix://")):
+        from .control import default_redis_key
         from .redis import RedisFlag  # the optional extra, imported only when asked for
 
-        return (RedisFlag(flag),)
+        return (RedisFlag(flag, default_redis_key()),)
     if isinstance(flag, str | os.PathLike):
         if not str(flag):
             raise ValueError("maintenance-mode: option 'flag' is an empty path")
@@ -590,10 +604,20 @@ class Maintenance:
             if snapshot.banner is None or request.method == "HEAD" or not s.banner:
                 return PASS
             return self._with_banner(snapshot, snapshot.banner, request.accept_language)
-        if self._secret is not None and path is not None and path.startswith(s.bypass_path):
+        # A secret for this maintenance only (`on --secret`): the document holds its SHA-256.
+        digest = snapshot.state.bypass_sha256
+        if (
+            (self._secret is not None or digest is not None)
+            and path is not None
+            and path.startswith(s.bypass_path)
+        ):
             path = request.checked_path()
-            if path is not None and token_matches(self._secret, path[len(s.bypass_path) :]):
-                return Decision("respond", self._bypass_redirect(request, self._secret))
+            token = path[len(s.bypass_path) :] if path is not None else ""
+            if self._secret is not None and token_matches(self._secret, token):
+                cookie = sign_cookie(self._secret, s.bypass_cookie_max_age)
+                return Decision("respond", self._bypass_redirect(request, cookie))
+            if digest is not None and _digest_matches(digest, token):
+                return Decision("respond", self._bypass_redirect(request, token))
         elif snapshot.allow.match(path) and request.checked_path() is not None:
             return PASS
         if s.read_only and request.method in _SAFE_METHODS:
@@ -605,15 +629,22 @@ class Maintenance:
             address = client_address(request.peer, request.forwarded_for, self._proxies)
             if address in self._bypass_ips:
                 return BYPASS
-        if self._secret is not None:
-            if request.token is not None and token_matches(self._secret, request.token):
+        if self._secret is not None or digest is not None:
+            header = request.token
+            if header is not None and (
+                (self._secret is not None and token_matches(self._secret, header))
+                or (digest is not None and _digest_matches(digest, header))
+            ):
                 return BYPASS
             if request.cookie and len(request.cookie) <= _MAX_COOKIE_HEADER:
                 try:
                     value = parse_cookie(request.cookie).get(s.bypass_cookie_name)
                 except ValueError:  # not UTF-8 (werkzeug decodes strictly): no bypass
                     value = None
-                if value and verify_cookie(self._secret, value):
+                if value and (
+                    (self._secret is not None and verify_cookie(self._secret, value))
+                    or (digest is not None and _digest_matches(digest, value))
+                ):
                     return BYPASS
         head = request.method == "HEAD"
         return self._blocked(snapshot, request.accept, head, request.accept_language, request.root)
@@ -777,13 +808,17 @@ class Maintenance:
         head = response.without_body()
         return low, high, Decision("respond", response), Decision("respond", head)
 
-    def _bypass_redirect(self, request: RequestInfo, secret: bytes) -> Response:
-        """303 to the app's home with a signed, expiring cookie; the token leaves the URL."""
+    def _bypass_redirect(self, request: RequestInfo, value: str) -> Response:
+        """303 to the app's home with the bypass cookie (``value``); the token leaves the URL.
+
+        With ``bypass_secret`` the cookie is signed and expiring; with a secret for this
+        maintenance only, it is the token itself, worthless once the maintenance ends.
+        """
         s = self.settings
         home = quote(request.root.rstrip("/"), safe=_PATH_SAFE, errors="surrogateescape") + "/"
         cookie = dump_cookie(
             s.bypass_cookie_name,
-            sign_cookie(secret, s.bypass_cookie_max_age),
+            value,
             max_age=s.bypass_cookie_max_age,
             path=home,
             secure=s.bypass_cookie_secure,

@@ -146,6 +146,9 @@ class MaintenanceState(_Model):
     windows: tuple[Window, ...] = ()
     expires_at: AwareDatetime | None = None
     ended_at: AwareDatetime | None = None
+    #: SHA-256 (hex) of a bypass token for this maintenance only (``on --secret``);
+    #: the token itself is never stored.
+    bypass_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
     @field_validator("allow")
     @classmethod

@@ -1,0 +1,984 @@
+"""Every change of maintenance state, in one public layer: on, off, update, schedule, status.
+
+The ``maintenance`` CLI, ``manage.py maintenance``, ``flask maintenance``, the
+Django admin page and users' own scripts all call these functions; none of them
+writes the flag document itself. Each function takes the target first, in the
+forms the ``flag`` option accepts for a writable store::
+
+    from maintenance_mode import control
+
+    control.on("/srv/shop/maintenance.json", reason="Database upgrade", eta="1h..2h")
+    control.update("redis://10.0.0.5:6379/0", "Data migrated; restarting")
+    control.off(None)  # None: $MAINTENANCE_REDIS, else $MAINTENANCE_FILE, else ./maintenance.json
+
+Writers serialise, so none loses another's change: a flag file is changed under an
+exclusive lock on a file beside it (``.maintenance.json.lock``), a Redis key in a
+``WATCH``/``MULTI`` transaction. Every new document is validated before anything is
+written; a refused change (:class:`InvalidChange`) or a failed write
+(:class:`ControlError`) leaves the old document as it was.
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+import hashlib
+import json
+import os
+import re
+import secrets
+import stat
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
+
+from .rules import check_allow_entry
+from .schedule import Phase, evaluate, window_state
+from .sources import FileFlag, FlagSource
+from .state import (
+    MAX_STATE_BYTES,
+    ETARange,
+    MaintenanceState,
+    StateFileError,
+    Window,
+    dump_state,
+    load_state,
+    write_state_atomic,
+)
+
+if TYPE_CHECKING:
+    from .redis import RedisFlag
+
+__all__ = [
+    "Action",
+    "Change",
+    "ControlError",
+    "FileStore",
+    "InvalidChange",
+    "RedisStore",
+    "Status",
+    "Store",
+    "Target",
+    "clear_schedule",
+    "default_flag",
+    "off",
+    "on",
+    "parse_duration",
+    "parse_eta",
+    "parse_when",
+    "schedule",
+    "status",
+    "store",
+    "update",
+    "wait",
+]
+
+#: How long a writer waits for another writer's lock before giving up.
+LOCK_TIMEOUT = 10.0
+#: Notice below which :func:`schedule` warns (the product brief: at least 48 hours).
+MIN_NOTICE = timedelta(hours=48)
+
+
+class ControlError(Exception):
+    """A change or a read could not be made (store unreachable, folder not writable, ...).
+
+    The message is one line that says what is wrong and how to fix it.
+    """
+
+
+class InvalidChange(ControlError, ValueError):
+    """The change itself is wrong (bad time, nothing to update, read-only flag, ...)."""
+
+
+# -- times ---------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+_NOT_A_TIME = (
+    "{!r} is neither a duration (30m, 2h, 1d12h) nor an ISO 8601 time with an offset "
+    "(2026-11-27T14:00+01:00)"
+)
+#: Durations longer than this are refused: no maintenance is planned a century ahead.
+_MAX_DURATION = timedelta(days=36500)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90m``, ``2h``, ``1d12h``, ``45s``: a positive duration (ValueError otherwise)."""
+    match = _DURATION.fullmatch(text.strip())
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration (30m, 2h, 1d12h)")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    try:
+        duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        duration = _MAX_DURATION * 2
+    if duration > _MAX_DURATION:
+        raise ValueError(f"{text!r} is too long; give at most 36500d (100 years)")
+    if not duration:
+        raise ValueError(f"{text!r} is zero; give a positive duration")
+    return duration
+
+
+def _later(now: datetime, duration: timedelta, text: str) -> datetime:
+    try:
+        return now + duration
+    except OverflowError:
+        raise ValueError(f"{text!r} is too far in the future") from None
+
+
+def parse_when(text: str, *, now: datetime) -> datetime:
+    """A duration from ``now`` (``90m``, ``2h``, ``1d12h``) or an ISO 8601 time with an offset."""
+    text = text.strip()
+    match = _DURATION.fullmatch(text)
+    if text and match and any(match.groups()):
+        return _later(now, parse_duration(text), text)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ].+", text):  # no Unix timestamps, no bare dates
+        raise ValueError(_NOT_A_TIME.format(text))
+    try:
+        return _AWARE.validate_python(text)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] == "timezone_aware":
+            raise ValueError(
+                f"{text!r} has no time zone; add an offset, e.g. 2026-11-27T14:00+01:00 or ...Z"
+            ) from None
+        raise ValueError(_NOT_A_TIME.format(text)) from None
+
+
+def _when_in(text: str, zone: str, now: datetime) -> datetime:
+    """A duration, an ISO time with offset, or a wall-clock ISO time read in ``zone``."""
+    try:
+        return parse_when(text, now=now)
+    except ValueError as exc:
+        if "too" in str(exc):  # too long / too far: a real duration, refused as such
+            raise
+        try:
+            naive = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is neither a duration (2d, 90m) nor an ISO 8601 time "
+                f"(2026-12-01T10:00, read in the time zone {zone})"
+            ) from None
+        return naive if naive.tzinfo is not None else naive.replace(tzinfo=ZoneInfo(zone))
+
+
+def _range(text: str, one: Callable[[str], datetime]) -> datetime | ETARange:
+    for sep in ("..", "/"):
+        if sep in text:
+            first, _, second = text.partition(sep)
+            earliest, latest = one(first), one(second)
+            if latest < earliest:
+                raise ValueError(f"range {text!r} ends before it starts; write EARLIEST..LATEST")
+            return ETARange(earliest=earliest, latest=latest)
+    return one(text)
+
+
+def parse_eta(text: str, *, now: datetime | None = None) -> datetime | ETARange:
+    """``WHEN`` or a range ``WHEN..WHEN`` (or ``WHEN/WHEN``), e.g. ``2h..4h``; never in the past."""
+    now = now or _now()
+    eta = _range(text, lambda part: parse_when(part, now=now))
+    earliest = eta.earliest if isinstance(eta, ETARange) else eta
+    if earliest <= now:
+        raise ValueError(f"{text!r} is not in the future; an ETA says when maintenance should end")
+    return eta
+
+
+#: An ETA: a time, a range, a duration from now, or text (``"2h"``, ``"2h..4h"``, ISO 8601).
+ETA: TypeAlias = datetime | ETARange | timedelta | str
+#: A moment: a time, a duration from now, or text (``"2d"``, ISO 8601).
+When: TypeAlias = datetime | timedelta | str
+
+
+def _eta(value: ETA, now: datetime, what: str = "eta") -> datetime | ETARange:
+    try:
+        if isinstance(value, str):
+            return parse_eta(value, now=now)
+        if isinstance(value, timedelta):
+            value = _later(now, value, str(value))
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError(f"{value.isoformat()} has no time zone; give an aware datetime")
+        earliest = value.earliest if isinstance(value, ETARange) else value
+        if earliest <= now:
+            raise ValueError(f"{earliest.isoformat()} is not in the future")
+        return value
+    except ValueError as exc:
+        raise InvalidChange(f"{what}: {exc}") from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+# -- stores --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Current:
+    """What a store holds: a document, or nothing (None), and why it could not be read."""
+
+    state: MaintenanceState | None
+    #: Why the document present could not be used (it then means ON with default details).
+    problem: str | None = None
+
+
+class Store(abc.ABC):
+    """A writable place for the flag document: a file or a Redis key."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the document lives, for messages (no password)."""
+
+    @abc.abstractmethod
+    def read(self) -> Current:
+        """The document as the app would read it (same size cap and checks)."""
+
+    @abc.abstractmethod
+    def change(self, decide: Callable[[Current], MaintenanceState | _Keep | None]) -> Current:
+        """Read, ``decide``, write, with no other writer in between; return what was written.
+
+        ``decide`` may be called more than once (Redis retries on a concurrent write),
+        so it must only compute. Returning :data:`KEEP` writes nothing.
+        """
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+#: Returned by a ``decide`` function: leave the store as it is.
+KEEP = _Keep()
+
+
+def _decode(data: bytes, where: str) -> Current:
+    if len(data) > MAX_STATE_BYTES:
+        return Current(MaintenanceState(), f"{where} is larger than {MAX_STATE_BYTES} bytes")
+    try:
+        return Current(load_state(data))
+    except StateFileError as exc:
+        return Current(MaintenanceState(), f"{exc} ({where})")
+
+
+class FileStore(Store):
+    """A flag file, changed under an exclusive lock on ``.<name>.lock`` beside it."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not str(path):
+            raise InvalidChange("the flag file path is empty")
+        self.path = Path(path).absolute()
+        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def read(self) -> Current:
+        """Like the engine: never blocks on a FIFO, never reads more than the size cap."""
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags)
+        except FileNotFoundError:
+            if os.path.lexists(self.path):
+                return Current(MaintenanceState(), f"{self.path} is a dangling symlink")
+            return Current(None)
+        except OSError as exc:
+            if exc.errno == errno.ENOTDIR:
+                return Current(None)
+            return Current(MaintenanceState(), f"{self.path} cannot be read ({exc.strerror})")
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return Current(MaintenanceState(), f"{self.path} is not a regular file")
+            chunks: list[bytes] = []
+            remaining = MAX_STATE_BYTES + 1
+            while remaining > 0 and (chunk := os.read(fd, remaining)):
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        except OSError as exc:
+            return Current(MaintenanceState(), f"{self.path} cannot be read ({exc.strerror})")
+        finally:
+            os.close(fd)
+        return _decode(b"".join(chunks), str(self.path))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            fd = os.open(
+                self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644
+            )
+        except OSError as exc:
+            raise ControlError(
+                f"cannot lock {self.path}: {self.lock_path}: {exc.strerror}; check the folder "
+                "exists and is writable by this user"
+            ) from None
+        try:
+            _lock(fd, self.path)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def change(self, decide: Callable[[Current], MaintenanceState | _Keep | None]) -> Current:
+        with self._locked():
+            new = decide(self.read())
+            if isinstance(new, _Keep):
+                return self.read()
+            if new is None:
+                try:
+                    self.path.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    raise ControlError(f"cannot remove {self.path}: {exc.strerror}") from None
+                return Current(None)
+            try:
+                write_state_atomic(self.path, new)
+            except OSError as exc:
+                raise ControlError(
+                    f"cannot write {self.path}: {exc.strerror}; check the folder exists and "
+                    "is writable by this user"
+                ) from None
+            return Current(new)
+
+
+def _lock(fd: int, path: Path) -> None:
+    """An exclusive lock on ``fd``, waiting at most :data:`LOCK_TIMEOUT` seconds."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        def attempt() -> None:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+
+    else:
+
+        def attempt() -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        try:
+            attempt()
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise ControlError(f"cannot lock {path}: {exc.strerror}") from None
+        if time.monotonic() >= deadline:
+            raise ControlError(
+                f"another writer has held the lock on {path} for over {LOCK_TIMEOUT:g}s; "
+                "try again (a stuck 'maintenance' process may hold it)"
+            )
+        time.sleep(0.01)
+
+
+class RedisStore(Store):
+    """A Redis key, changed in a ``WATCH``/``MULTI``/``EXEC`` transaction (retried on a race)."""
+
+    def __init__(self, url: str, key: str | None = None, *, socket_timeout: float = 5.0) -> None:
+        from .redis import redis_client
+
+        self.url = url
+        self.key = key or default_redis_key()
+        try:
+            self.client = redis_client(url, socket_timeout=socket_timeout)
+        except (ImportError, ValueError) as exc:
+            raise InvalidChange(str(exc).removeprefix("maintenance-mode: ")) from None
+
+    def describe(self) -> str:
+        from .redis import redacted
+
+        return f"{redacted(self.url)} key {self.key}"
+
+    def _get(self, client: Any) -> Current:
+        if not client.exists(self.key):
+            return Current(None)
+        size = client.strlen(self.key)
+        if size > MAX_STATE_BYTES:  # never download it: the app does not either
+            return Current(
+                MaintenanceState(), f"{self.describe()} is larger than {MAX_STATE_BYTES} bytes"
+            )
+        value = client.get(self.key)
+        return Current(None) if value is None else _decode(bytes(value), self.describe())
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        import redis
+
+        try:
+            yield
+        except (redis.RedisError, OSError) as exc:
+            raise ControlError(f"cannot {what} {self.describe()}: {exc}") from None
+
+    def read(self) -> Current:
+        with self._errors("read"):
+            return self._get(self.client)
+
+    def change(self, decide: Callable[[Current], MaintenanceState | _Keep | None]) -> Current:
+        import redis
+
+        with self._errors("write"), self.client.pipeline() as pipe:
+            for _ in range(100):
+                try:
+                    pipe.watch(self.key)  # type: ignore[no-untyped-call]
+                    current = self._get(pipe)
+                    new = decide(current)
+                    if isinstance(new, _Keep):
+                        pipe.unwatch()
+                        return current
+                    pipe.multi()
+                    if new is None:
+                        pipe.delete(self.key)
+                    else:
+                        pipe.set(self.key, dump_state(new).encode("utf-8"))
+                    pipe.execute()
+                    return Current(new)
+                except redis.WatchError:
+                    time.sleep(secrets.randbelow(20) / 1000)  # another writer won: read again
+            raise ControlError(f"{self.describe()} kept changing under 100 attempts; try again")
+
+
+def default_redis_key() -> str:
+    """``$MAINTENANCE_REDIS_KEY``, else ``maintenance_mode:state`` (app and commands alike)."""
+    from .redis import DEFAULT_KEY
+
+    return os.environ.get("MAINTENANCE_REDIS_KEY", "").strip() or DEFAULT_KEY
+
+
+def default_flag() -> FlagSource:
+    """The flag used when none is given, for the app and every command alike.
+
+    ``$MAINTENANCE_REDIS`` (a Redis URL; key ``$MAINTENANCE_REDIS_KEY``, else
+    ``maintenance_mode:state``), else ``$MAINTENANCE_FILE``, else ``maintenance.json``
+    in the working directory. Setting both variables is an error: one would be ignored.
+    """
+    url = os.environ.get("MAINTENANCE_REDIS", "").strip()
+    file = os.environ.get("MAINTENANCE_FILE", "").strip()
+    if url and file:
+        raise ValueError(
+            "maintenance-mode: both MAINTENANCE_REDIS and MAINTENANCE_FILE are set; "
+            "unset one (the app and the commands read the same one)"
+        )
+    if url:
+        from .redis import RedisFlag
+
+        return RedisFlag(url, default_redis_key())
+    from .settings import default_flag_path
+
+    return FileFlag(default_flag_path())
+
+
+#: What the control functions take as their target: like the ``flag`` option, for stores
+#: that can be written (a path, a ``redis://`` URL, ``None`` for the default, a
+#: :class:`~maintenance_mode.FileFlag` or :class:`~maintenance_mode.redis.RedisFlag`,
+#: a :class:`Store`, or a list whose first writable entry is used).
+Target: TypeAlias = "str | os.PathLike[str] | FlagSource | Store | Sequence[Any] | None"
+
+
+def store(flag: Target = None) -> Store:
+    """The writable store behind ``flag``; :class:`InvalidChange` names a read-only one."""
+    if isinstance(flag, Store):
+        return flag
+    if flag is None:
+        try:
+            flag = default_flag()
+        except ValueError as exc:
+            raise InvalidChange(str(exc).removeprefix("maintenance-mode: ")) from None
+    if isinstance(flag, FileFlag):
+        return FileStore(flag.path)
+    if type(flag).__name__ == "RedisFlag" and hasattr(flag, "key"):
+        source: RedisFlag = flag  # type: ignore[assignment]
+        return RedisStore(source.url, source.key)
+    if isinstance(flag, str) and flag.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(flag)
+    if isinstance(flag, str) and flag.startswith("env:"):
+        raise InvalidChange(
+            f"the flag {flag!r} is an environment variable, which no command can change in a "
+            "running app; set it and restart, or use a flag file or Redis"
+        )
+    if isinstance(flag, str | os.PathLike):
+        return FileStore(flag)
+    if isinstance(flag, Sequence) and not isinstance(flag, bytes):
+        problems = []
+        for item in flag:
+            try:
+                return store(item)
+            except InvalidChange as exc:
+                problems.append(str(exc))
+        raise InvalidChange("no writable flag in the list: " + "; ".join(problems or ["empty"]))
+    what = flag.describe() if isinstance(flag, FlagSource) else repr(flag)
+    raise InvalidChange(
+        f"the flag {what} is read-only here (a callable or custom source answers for itself); "
+        "change your own store, or use a flag file or a redis:// URL"
+    )
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """What a flag document means now: on or off, the details, the windows ahead."""
+
+    target: str
+    on: bool
+    phase: Phase
+    #: The effective details while on (a started window's own), else None.
+    state: MaintenanceState | None
+    #: The document as stored (None when there is none).
+    document: MaintenanceState | None
+    #: The window behind the phase (active, announced or scheduled), if any.
+    window: Window | None = None
+    #: Why a document present could not be read (it then means ON with default details).
+    problem: str | None = None
+    at: datetime = field(default_factory=_now)
+
+    @property
+    def upcoming(self) -> tuple[Window, ...]:
+        """The windows that have not started, soonest first."""
+        windows = self.document.windows if self.document is not None else ()
+        return tuple(sorted((w for w in windows if w.start > self.at), key=lambda w: w.start))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (what ``maintenance status --json`` prints)."""
+
+        def dump(model: Any) -> Any:
+            return None if model is None else model.model_dump(mode="json")
+
+        return {
+            "target": self.target,
+            "on": self.on,
+            "phase": self.phase,
+            "problem": self.problem,
+            "state": dump(self.state),
+            "window": dump(self.window),
+            "upcoming": [dump(w) for w in self.upcoming],
+            "document": dump(self.document),
+        }
+
+
+def _status(where: Store, current: Current, now: datetime) -> Status:
+    doc = current.state
+    if doc is None:
+        return Status(str(where), False, "idle", None, None, at=now)
+    found = evaluate(doc, now)
+    return Status(
+        str(where), found.on, found.phase, found.state, doc, found.window, current.problem, now
+    )
+
+
+def status(flag: Target = None, *, now: datetime | None = None) -> Status:
+    """Whether maintenance is on at ``flag`` now, with its details and windows."""
+    where = store(flag)
+    return _status(where, where.read(), now or _now())
+
+
+# -- changing ------------------------------------------------------------------------------
+
+#: What a change did, for messages and exit codes.
+Action = Literal["started", "updated", "ended", "purged", "scheduled", "cleared", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """The result of a control call: what it did and the state it left."""
+
+    action: Action
+    status: Status
+    #: The bypass token made by ``on(secret=...)``: shown once, stored only as a hash.
+    secret: str | None = None
+    #: The window ``schedule`` added.
+    window: Window | None = None
+    #: Things the caller should tell a human (short notice, an unreadable document replaced).
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.action != "unchanged"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (what ``--json`` prints on every command)."""
+        out: dict[str, Any] = {"action": self.action, **self.status.to_json()}
+        if self.secret is not None:
+            out["secret"] = self.secret
+        if self.window is not None:
+            out["scheduled"] = self.window.model_dump(mode="json")
+        out["warnings"] = list(self.warnings)
+        return out
+
+
+def _validated(data: dict[str, Any]) -> MaintenanceState:
+    try:
+        return MaintenanceState.model_validate(data)
+    except ValidationError as exc:
+        msg = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise InvalidChange(f"invalid details: {msg}") from None
+    except (OverflowError, ValueError) as exc:
+        raise InvalidChange(f"invalid details: {exc}") from None
+
+
+def _running(current: MaintenanceState | None, now: datetime) -> MaintenanceState | None:
+    """The document of a maintenance that is on now, made explicit (``started_at`` set)."""
+    if current is None:
+        return None
+    found = evaluate(current, now)
+    if found.phase == "on":  # a bare or hand-written file: say since when, from now on
+        return current if current.started_at else current.model_copy(update={"started_at": now})
+    if found.phase == "active" and found.window is not None:
+        return window_state(current, found.window)  # a started window, taken over by hand
+    return None
+
+
+_SECRET = re.compile(r"[A-Za-z0-9._~-]{22,256}")
+
+
+def secret_digest(token: str) -> str:
+    """The SHA-256 of a bypass token, as the flag document stores it (never the token)."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _finish(where: Store, action: Action, written: Current, now: datetime, **extra: Any) -> Change:
+    return Change(action, _status(where, written, now), **extra)
+
+
+def on(
+    flag: Target = None,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+    eta: ETA | None = None,
+    kind: Literal["planned", "unplanned"] | None = None,
+    expires: When | None = None,
+    allow: Sequence[str] = (),
+    secret: str | bool | None = None,
+    now: datetime | None = None,
+) -> Change:
+    """Turn maintenance on, or change the details of the one running (no gap).
+
+    ``eta`` is when it should end (a range is best: ``"2h..4h"``); ``expires``
+    switches it off by itself, in case the deploy script never does; ``allow``
+    adds paths that keep working; ``secret=True`` makes a bypass token for this
+    maintenance only (``str`` gives your own), returned once in :attr:`Change.secret`.
+    """
+    now = now or _now()
+    changes: dict[str, Any] = {"kind": kind, "reason": reason, "message": message}
+    changes = {name: value for name, value in changes.items() if value is not None}
+    if eta is not None:
+        changes["eta"] = _eta(eta, now)
+    if expires is not None:
+        expires_at = _eta(_duration_or_when(expires), now, "expires")
+        changes["expires_at"] = (
+            expires_at if isinstance(expires_at, datetime) else expires_at.latest
+        )
+    try:
+        extra_allow = tuple(check_allow_entry(entry) for entry in allow)
+    except ValueError as exc:
+        raise InvalidChange(f"allow: {exc}") from None
+    token: str | None = None
+    if secret is True:
+        token = secrets.token_urlsafe(24)
+    elif isinstance(secret, str):
+        if not _SECRET.fullmatch(secret):
+            raise InvalidChange(
+                "secret: give at least 22 characters of A-Z a-z 0-9 . _ ~ - (or let one be made)"
+            )
+        token = secret
+    if token is not None:
+        changes["bypass_sha256"] = secret_digest(token)
+    before: list[bool] = []
+
+    def decide(current: Current) -> MaintenanceState:
+        running = _running(current.state, now)
+        before[:] = [running is not None]
+        if running is None:  # start afresh, keeping the windows still ahead
+            ahead = current.state.windows if current.state and not current.problem else ()
+            running = MaintenanceState(
+                started_at=now, windows=tuple(w for w in ahead if w.start > now)
+            )
+        data = {**running.model_dump(), **changes}
+        if extra_allow:
+            data["allow"] = tuple(dict.fromkeys((*running.allow, *extra_allow)))
+        return _validated(data)
+
+    where = store(flag)
+    written = where.change(decide)
+    action: Action = "updated" if before and before[0] else "started"
+    return _finish(where, action, written, now, secret=token)
+
+
+def _duration_or_when(value: When) -> ETA:
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError:
+            return value
+    return value
+
+
+def update(
+    flag: Target, text: str, *, eta: ETA | None = None, now: datetime | None = None
+) -> Change:
+    """Add a timestamped progress note to the running maintenance (and optionally a new ETA)."""
+    now = now or _now()
+    new_eta = _eta(eta, now) if eta is not None else None
+    if not text or not text.strip():
+        raise InvalidChange("the update is empty; say what changed, e.g. 'Database migrated'")
+    where = store(flag)
+
+    def decide(current: Current) -> MaintenanceState:
+        if current.problem is not None:
+            raise InvalidChange(
+                f"{current.problem}; the update would lose the details it cannot read. "
+                "Replace the document with 'on' first"
+            )
+        running = _running(current.state, now)
+        if running is None:
+            raise InvalidChange(
+                f"maintenance is not on ({where}); nothing to update. Turn it on first"
+            )
+        data = running.model_dump()
+        data["updates"] = [*running.updates, {"at": now, "text": text}]
+        if new_eta is not None:
+            data["eta"] = new_eta
+        return _validated(data)
+
+    return _finish(where, "updated", where.change(decide), now)
+
+
+def off(flag: Target = None, *, purge: bool = False, now: datetime | None = None) -> Change:
+    """Turn maintenance off: the document records the end and keeps the windows ahead.
+
+    ``purge=True`` removes the document (windows and all). A document that cannot be
+    read (unreadable, too large, invalid) still means ON for the app, so it is
+    replaced by one that records the end.
+    """
+    now = now or _now()
+    where = store(flag)
+    notes: list[str] = []
+    result: list[Action] = []
+
+    def decide(current: Current) -> MaintenanceState | _Keep | None:
+        notes.clear()
+        if current.state is None:
+            result[:] = ["unchanged"]
+            return KEEP
+        if purge:
+            result[:] = ["purged"]
+            return None
+        if current.problem is not None:
+            notes.append(f"{current.problem}; replaced by a document that records the end")
+            result[:] = ["ended"]
+            return MaintenanceState(started_at=now, ended_at=now, expires_at=now)
+        running = _running(current.state, now)
+        if running is None:
+            result[:] = ["unchanged"]
+            return KEEP
+        ahead = tuple(w for w in running.windows if w.start > now)
+        # A passed expiry means "up" (and drives the "we're back" banner for ended_banner_for).
+        result[:] = ["ended"]
+        return running.model_copy(update={"windows": ahead, "ended_at": now, "expires_at": now})
+
+    written = where.change(decide)
+    return _finish(where, result[0], written, now, warnings=tuple(notes))
+
+
+def schedule(
+    flag: Target = None,
+    *,
+    start: When,
+    end: ETA,
+    timezone: str = "UTC",
+    kind: Literal["planned", "unplanned"] = "planned",
+    reason: str | None = None,
+    message: str | None = None,
+    affected: Sequence[str] = (),
+    unaffected: Sequence[str] = (),
+    announce: timedelta | str | None = None,
+    auto_end: bool = False,
+    now: datetime | None = None,
+) -> Change:
+    """Plan a window: the banner shows from ``announce`` before ``start`` (default 48 hours),
+    maintenance starts by itself at ``start`` and ends with :func:`off` (or at ``end``
+    with ``auto_end``). Text times without an offset are read in ``timezone``; an
+    ``end`` duration counts from the start. Less than 48 hours' notice gives a warning.
+    """
+    now = now or _now()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidChange(
+            f"{timezone!r} is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)"
+        ) from None
+    try:
+        begin = _moment(start, timezone, now)
+        finish = (
+            _range(end, lambda p: _when_in(p, timezone, begin)) if isinstance(end, str) else end
+        )
+        if isinstance(finish, timedelta):
+            finish = _later(begin, finish, str(finish))
+        lead = parse_duration(announce) if isinstance(announce, str) else announce
+    except ValueError as exc:
+        raise InvalidChange(str(exc)) from None
+    if begin <= now:
+        raise InvalidChange(f"start {begin.isoformat()} is not in the future")
+    window: dict[str, Any] = {
+        "start": begin,
+        "end": finish,
+        "timezone": timezone,
+        "kind": kind,
+        "reason": reason,
+        "message": message,
+        "affected": list(affected),
+        "unaffected": list(unaffected),
+        "auto_end": auto_end,
+    }
+    if lead is not None:
+        try:
+            window["announce_from"] = begin - lead
+        except OverflowError:
+            raise InvalidChange(f"announce {announce!r} is too long") from None
+
+    def decide(current: Current) -> MaintenanceState:
+        if current.problem is not None:
+            raise InvalidChange(
+                f"{current.problem}; scheduling would lose the details it cannot read. "
+                "Fix or remove the document first"
+            )
+        # A document that means ON must keep meaning ON once it holds windows too.
+        base = _running(current.state, now) or current.state or MaintenanceState()
+        data = base.model_dump()
+        data["windows"] = sorted([*data["windows"], window], key=lambda w: w["start"])
+        return _validated(data)
+
+    where = store(flag)
+    written = where.change(decide)
+    doc = written.state
+    added = next(w for w in (doc.windows if doc else ()) if w.start == begin)
+    warnings = []
+    if begin - now < MIN_NOTICE:
+        warnings.append(
+            f"the window starts in {_span(begin - now)}: visitors get less than 48 hours' notice "
+            "(announce planned work at least 48 hours ahead, weeks for long outages)"
+        )
+    return _finish(where, "scheduled", written, now, window=added, warnings=tuple(warnings))
+
+
+def _moment(value: When, zone: str, now: datetime) -> datetime:
+    if isinstance(value, str):
+        return _when_in(value, zone, now)
+    if isinstance(value, timedelta):
+        return _later(now, value, str(value))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=ZoneInfo(zone))
+    return value
+
+
+def _span(delta: timedelta) -> str:
+    hours, rest = divmod(int(delta.total_seconds()), 3600)
+    return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min"
+
+
+def clear_schedule(flag: Target = None, *, now: datetime | None = None) -> Change:
+    """Remove every window that has not started (a running maintenance stays as it is)."""
+    now = now or _now()
+    where = store(flag)
+    result: list[Action] = []
+
+    def decide(current: Current) -> MaintenanceState | _Keep | None:
+        doc = current.state
+        if (
+            doc is None
+            or current.problem is not None
+            or not any(w.start > now for w in doc.windows)
+        ):
+            result[:] = ["unchanged"]
+            return KEEP
+        base = _running(doc, now) or doc
+        kept = tuple(w for w in base.windows if w.start <= now)
+        result[:] = ["cleared"]
+        if not kept and base.started_at is None and base.expires_at is None:
+            return None  # it held only windows: without them it would mean ON
+        return base.model_copy(update={"windows": kept})
+
+    written = where.change(decide)
+    return _finish(where, result[0], written, now)
+
+
+# -- waiting for the app -------------------------------------------------------------------
+
+
+def _serves(document: dict[str, Any], expected: Status) -> bool:
+    """Whether a status document (``status_path``) shows what ``expected`` says."""
+    on = document.get("status", {}).get("indicator") not in (None, "none")
+    if on != expected.on:
+        return False
+    entries = [*document.get("incidents", ()), *document.get("scheduled_maintenances", ())]
+    if expected.on and expected.state is not None:
+        running = [e for e in entries if e.get("status") != "scheduled"]
+        count = len(expected.state.updates)
+        if not any(len(e.get("incident_updates", ())) == count for e in running):
+            return False
+    ahead = {_iso(w.start) for w in expected.upcoming}
+    shown = {e.get("id") for e in entries if e.get("status") == "scheduled"}
+    return ahead <= shown
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def wait(
+    url: str,
+    expected: Status | Change,
+    *,
+    timeout: float = 60.0,
+    settle: float = 2.0,
+    interval: float = 0.25,
+) -> None:
+    """Poll the app's status document at ``url`` until it serves ``expected``.
+
+    Returns once every answer for ``settle`` seconds (more than the app's
+    ``check_interval``, 1 s by default) showed the new state: each worker re-reads
+    the flag before answering once its check interval has passed, so by then every
+    worker serves it. Raises :class:`ControlError` after ``timeout`` seconds.
+    """
+    import urllib.request  # here: a worker importing this module never needs it
+
+    want = expected.status if isinstance(expected, Change) else expected
+    if not url.startswith(("http://", "https://")):
+        raise InvalidChange(f"{url!r} is not an http:// or https:// URL of the status document")
+    deadline = time.monotonic() + timeout
+    since: float | None = None
+    last = "no answer yet"
+    while True:
+        now = time.monotonic()
+        try:
+            ask = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+            limit = max(0.5, min(5.0, deadline - now))
+            with urllib.request.urlopen(ask, timeout=limit) as answer:  # noqa: S310 - checked
+                document = json.loads(answer.read(1 << 20))
+            ok = isinstance(document, dict) and _serves(document, want)
+            last = "it still serves the old state" if not ok else last
+        except (OSError, ValueError) as exc:  # HTTPError and URLError are OSErrors
+            ok, last = False, f"{type(exc).__name__}: {exc}"
+        if not ok:
+            since = None
+        elif since is None:
+            since = now
+        elif now - since >= settle:
+            return
+        if now >= deadline:
+            raise ControlError(
+                f"{url} did not serve the new state within {timeout:g}s ({last}); "
+                "is the app running and does it read the same flag?"
+            )
+        time.sleep(interval)

@@ -41,7 +41,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from .rules import check_allow_entry
 from .schedule import Phase, evaluate, window_state
-from .sources import FileFlag, FlagSource
+from .sources import EnvFlag, FileFlag, FlagSource
 from .state import (
     MAX_STATE_BYTES,
     ETARange,
@@ -497,9 +497,10 @@ def store(flag: Target = None) -> Store:
         return RedisStore(source.url, source.key)
     if isinstance(flag, str) and flag.startswith(("redis://", "rediss://", "unix://")):
         return RedisStore(flag)
-    if isinstance(flag, str) and flag.startswith("env:"):
+    if isinstance(flag, EnvFlag) or (isinstance(flag, str) and flag.startswith("env:")):
+        name = f"env:{flag.name}" if isinstance(flag, EnvFlag) else flag
         raise InvalidChange(
-            f"the flag {flag!r} is an environment variable, which no command can change in a "
+            f"the flag {name!r} is an environment variable, which no command can change in a "
             "running app; set it and restart, or use a flag file or Redis"
         )
     if isinstance(flag, str | os.PathLike):
@@ -695,10 +696,12 @@ def on(
     if token is not None:
         changes["bypass_sha256"] = secret_digest(token)
     before: list[bool] = []
+    notes: list[str] = []
 
     def decide(current: Current) -> MaintenanceState:
         running = _running(current.state, now)
-        before[:] = [running is not None]
+        before[:] = [running is not None and current.problem is None]
+        notes[:] = [f"{current.problem}; replaced by a new document"] if current.problem else []
         if running is None:  # start afresh, keeping the windows still ahead
             ahead = current.state.windows if current.state and not current.problem else ()
             running = MaintenanceState(
@@ -712,7 +715,7 @@ def on(
     where = store(flag)
     written = where.change(decide)
     action: Action = "updated" if before and before[0] else "started"
-    return _finish(where, action, written, now, secret=token)
+    return _finish(where, action, written, now, secret=token, warnings=tuple(notes))
 
 
 def _duration_or_when(value: When) -> ETA:

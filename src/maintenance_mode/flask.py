@@ -14,7 +14,8 @@ How it hooks in, and why (see docs/flask.md):
 - an ``after_request`` hook, moved to run after the app's own, which puts back the
   core's exact 503 (a hook that sets ``Cache-Control`` cannot make it cacheable) and
   marks a bypassed visitor's real page ``Cache-Control: private, no-store``;
-- a ``flask maintenance`` command: the ``maintenance`` CLI on the app's flag file.
+- a ``flask maintenance`` click group (on, off, update, schedule, status): a thin shell
+  over :mod:`maintenance_mode.control`, on the flag the app itself reads.
 
 Like the other adapters it decides nothing: it reads the request, asks
 :class:`~maintenance_mode.core.Maintenance`, and translates the answer. Flask's own
@@ -25,17 +26,20 @@ are reported to the core as static, which lets them through while ``allow_static
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Final, Unpack
+from typing import TYPE_CHECKING, Any, Final, Literal, Unpack
+from urllib.parse import urlsplit
 
 try:
     import click
     import flask.globals
-    from flask import Flask, current_app, has_request_context, request
+    from flask import Flask, current_app, has_app_context, has_request_context, request
     from flask import Response as FlaskResponse
-    from flask.cli import with_appcontext
+    from flask.cli import AppGroup
     from markupsafe import Markup
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
@@ -43,7 +47,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     ) from exc
 
 
-from . import cli
 from .banner import injectable, insert
 from .core import Decision, Maintenance, RequestInfo, Snapshot, maintenance_exempt
 from .render import Response
@@ -54,6 +57,8 @@ _CV_REQUEST: Any = getattr(flask.globals, "_cv_request", None)
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
+
+    from .control import Change
 
 __all__ = ["CONFIG_KEY", "EXTENSION_KEY", "MaintenanceMode", "maintenance_exempt"]
 
@@ -241,57 +246,460 @@ def _to_flask(app: Flask, response: Response) -> FlaskResponse:
     return translated
 
 
-@click.command(
-    "maintenance",
-    context_settings={
-        "ignore_unknown_options": True,
-        "allow_extra_args": True,
-        "help_option_names": [],
-    },
-    add_help_option=False,
-    short_help="Switch maintenance mode on and off (the maintenance CLI).",
+# -- flask maintenance ------------------------------------------------------------------------
+#
+# A thin shell over maintenance_mode.control: it parses the arguments, calls control on the
+# app's own flag, and prints maintenance_mode._text's lines. Both are imported when a verb
+# runs, so a worker that never runs the command does not load them.
+
+
+class _Failed(click.ClickException):
+    """A read or write failed: one line on stderr (``Error: ...``), exit code 1."""
+
+    exit_code = 1
+
+
+class _Invalid(_Failed):
+    """A mistake in the command (nothing is written): one line, exit code 2."""
+
+    exit_code = 2
+
+
+#: The standalone CLI's target options and its verbs that are not app-specific.
+_OTHER_TARGETS: Final = ("--file", "--redis", "--redis-key")
+_OTHER_VERBS: Final = ("schema", "demo", "preview")
+
+#: click's "no verb given: here is the help" (click >= 8.2), which stays as click shows it.
+_HELP_ERRORS: tuple[type[Exception], ...] = tuple(
+    kind for kind in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if kind is not None
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-@with_appcontext
-def maintenance_command(ctx: click.Context, args: tuple[str, ...]) -> None:
-    """The ``maintenance`` command on this app's flag file; see ``flask maintenance --help``."""
-    engine = current_app.extensions[EXTENSION_KEY]
-    if not isinstance(engine, Maintenance):  # pragma: no cover - another extension's key
-        raise click.UsageError(f"app.extensions[{EXTENSION_KEY!r}] is not maintenance-mode's")
-    prog = "flask maintenance"
-    path = engine.flag_file()
-    if path is None and _needs_file(args):
-        sources = ", ".join(engine.describe_sources())
-        click.echo(
-            f"{prog}: this app's flag is not a file ({sources}); "
-            "switch maintenance where that flag is set",
-            err=True,
+
+
+def _one_line(ctx: click.Context, exc: click.UsageError) -> click.ClickException:
+    """click's usage error as one line, exit code 2 (not the usage block above it)."""
+    if isinstance(exc, _HELP_ERRORS):
+        return exc
+    path = (exc.ctx or ctx).command_path
+    if isinstance(exc, click.NoSuchOption) and exc.option_name in _OTHER_TARGETS:
+        return _Invalid(
+            f"{path} changes the flag this app reads and takes no {exc.option_name}; "
+            f"for another flag, use the maintenance command: maintenance ... {exc.option_name}"
         )
-        ctx.exit(1)
-    try:
-        code = cli.main(list(args), prog=prog, default_file=path)
-    except SystemExit as exc:  # argparse (usage, --help) and the CLI's one-line errors
-        if isinstance(exc.code, str):
-            click.echo(exc.code, err=True)
-            code = 1
-        else:
-            code = exc.code or 0
-    ctx.exit(code)
+    return _Invalid(f"{exc.format_message()} (see '{path} --help')")
 
 
-def _needs_file(args: Sequence[str]) -> bool:
-    """Whether the command line reads or writes a flag file (help, --version, schema do not).
+class _Verb(click.Command):
+    """A verb of ``flask maintenance``: a usage mistake is one line, exit code 2."""
 
-    An explicit ``--file`` counts too: writing a file the app does not watch would
-    silently do nothing.
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(ctx, exc) from None
+
+
+class _Group(AppGroup):
+    """The ``flask maintenance`` group: one-line usage errors, and the app's flag in ``--help``."""
+
+    command_class = _Verb
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(ctx, exc) from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:  # an unknown verb
+            if args and args[0] in _OTHER_VERBS:
+                raise _Invalid(
+                    f"{args[0]!r} is a verb of the maintenance command, not of "
+                    f"{ctx.command_path}: run 'maintenance {args[0]}'"
+                ) from None
+            raise _one_line(ctx, exc) from None
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        engine = current_app.extensions.get(EXTENSION_KEY) if has_app_context() else None
+        if isinstance(engine, Maintenance):
+            with formatter.section("This app's flag"):
+                for source in engine.describe_sources():  # unwrapped: a path stays whole
+                    formatter.write(f"{'':>{formatter.current_indent}}{source}\n")
+
+
+@click.group(
+    "maintenance",
+    cls=_Group,
+    short_help="Switch maintenance mode on and off.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+def maintenance_command() -> None:
+    """Switch maintenance mode on and off for this app, on the flag the app reads.
+
+    The flag is the app's MAINTENANCE_MODE "flag": a file or a redis:// URL (by
+    default $MAINTENANCE_REDIS, else $MAINTENANCE_FILE, else ./maintenance.json).
+    Every worker follows within the app's check_interval, with no restart.
+
+    \b
+    Exit codes: 0 done; 1 the flag could not be read or written, or --wait
+    timed out; 2 a mistake in the command (nothing is written).
+    status --check: 0 on, 1 off, 2 an error.
     """
-    if not args or any(arg in ("-h", "--help", "--version") for arg in args):
-        return False
-    words = iter(args)
-    for arg in words:
-        if arg == "--file":
-            next(words, None)
-        elif not arg.startswith("-"):
-            return arg != "schema"
-    return True
+
+
+def _engine() -> Maintenance:
+    engine = current_app.extensions.get(EXTENSION_KEY)
+    if not isinstance(engine, Maintenance):  # pragma: no cover - another extension's key
+        raise _Failed(
+            f"app.extensions[{EXTENSION_KEY!r}] is not maintenance-mode's engine; "
+            "build the app with MaintenanceMode(app)"
+        )
+    return engine
+
+
+def _flag(engine: Maintenance) -> Any:
+    """The app's flag as the control layer takes it: its source, or its list of sources
+    (the first writable one is used; an ``env:`` or callable flag is refused)."""
+    sources = engine.sources
+    return sources[0] if len(sources) == 1 else list(sources)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """The control layer's errors as one line: bad input exits 2, a failed read or write 1."""
+    from .control import ControlError, InvalidChange
+
+    try:
+        yield
+    except InvalidChange as exc:
+        raise _Invalid(str(exc)) from None
+    except ControlError as exc:
+        raise _Failed(str(exc)) from None
+
+
+def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--wait`` and ``--url``: an http(s) address, checked before anything is written."""
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+_Verbish = Callable[..., None]
+_SECONDS = click.FloatRange(min=0, max=86400, min_open=True)
+
+
+def _output(verb: _Verbish) -> _Verbish:
+    """``--json`` and ``--quiet``, on every verb."""
+    verb = click.option(
+        "--quiet", "-q", is_flag=True, help="Print nothing on success (errors still do)."
+    )(verb)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print the resulting state as JSON on stdout."
+    )(verb)
+
+
+def _waiting(verb: _Verbish) -> _Verbish:
+    """``--wait URL``, ``--timeout`` and ``--settle``, on the verbs that write."""
+    verb = click.option(
+        "--settle",
+        type=_SECONDS,
+        metavar="SECONDS",
+        help="How long every answer must show the new state; keep it above the app's "
+        "check_interval (default: 2).",
+    )(verb)
+    verb = click.option(
+        "--timeout",
+        type=_SECONDS,
+        metavar="SECONDS",
+        help="Give up waiting after this long, with exit code 1 (default: 60).",
+    )(verb)
+    return click.option(
+        "--wait",
+        metavar="URL",
+        callback=_http_url,
+        help="After writing, poll the app's status document at URL (a site address means "
+        "its status_path) until it serves the new state.",
+    )(verb)
+
+
+def _check_output(as_json: bool, quiet: bool) -> None:
+    if as_json and quiet:
+        raise _Invalid(
+            "--json and --quiet do not go together; --json prints the state, --quiet nothing"
+        )
+
+
+def _status_url(engine: Maintenance, url: str) -> str:
+    """``--wait``'s URL; a bare site address gets the app's own ``status_path``."""
+    parts = urlsplit(url)
+    if parts.path not in ("", "/") or parts.query:
+        return url
+    if engine.settings.status_path is None:
+        raise _Invalid(
+            "this app serves no status document (its status_path is None) for --wait; "
+            "set status_path, or give the full URL of one"
+        )
+    return f"{parts.scheme}://{parts.netloc}{engine.settings.status_path}"
+
+
+def _apply(
+    make: Callable[[Any], Change],
+    *,
+    as_json: bool,
+    quiet: bool,
+    wait: str | None,
+    timeout: float | None,
+    settle: float | None,
+    url: str | None = None,
+) -> None:
+    """Check the options, make the change on the app's flag, print it, then ``--wait``."""
+    from . import control
+    from ._text import change_lines
+
+    _check_output(as_json, quiet)
+    if wait is None:
+        for name, value in (("timeout", timeout), ("settle", settle)):
+            if value is not None:
+                raise _Invalid(f"--{name} goes with --wait URL")
+    engine = _engine()
+    status_url = _status_url(engine, wait) if wait is not None else None
+    with _errors():
+        change = make(_flag(engine))
+    # Where a bypass secret is opened: --url, else --wait's site, else the bare path.
+    site = url or (f"{urlsplit(wait).scheme}://{urlsplit(wait).netloc}" if wait else "")
+    bypass = site.rstrip("/") + engine.settings.bypass_path
+    if not quiet:
+        for warning in change.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+    if as_json:
+        out = change.to_json()
+        if change.secret is not None:
+            out["bypass_url"] = bypass + change.secret
+        click.echo(json.dumps(out, indent=2))
+    elif not quiet:
+        click.echo("\n".join(change_lines(change, bypass_path=bypass)))
+    if status_url is None:
+        return
+    try:
+        control.wait(
+            status_url,
+            change,
+            timeout=60.0 if timeout is None else timeout,
+            settle=2.0 if settle is None else settle,
+        )
+    except control.ControlError as exc:
+        raise _Failed(f"the change is written, but {exc}") from None
+    if not (quiet or as_json):
+        click.echo(f"The app at {status_url} serves the new state.")
+
+
+_KINDS = click.Choice(["planned", "unplanned"])
+
+
+@maintenance_command.command("on", short_help="Turn maintenance on, or change its details.")
+@click.option("--reason", help="What is happening and why, shown on the page.")
+@click.option("--message", help="A further sentence for visitors.")
+@click.option(
+    "--eta",
+    metavar="WHEN",
+    help="Expected end: a duration (2h, 90m), an ISO 8601 time with an offset, "
+    "or a range of either (2h..4h).",
+)
+@click.option("--kind", type=_KINDS, help="Planned work or an incident.")
+@click.option(
+    "--expires",
+    metavar="WHEN",
+    help="Switch off by itself after this long (6h) or at this time, in case the deploy "
+    "never does.",
+)
+@click.option(
+    "--allow",
+    multiple=True,
+    metavar="PATH",
+    help="An extra path that keeps working (repeatable), e.g. /status or /docs/.",
+)
+@click.option(
+    "--secret",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[TOKEN]",
+    help="A bypass secret for this maintenance only (made for you when no TOKEN is given); "
+    "prints the bypass URL once, stores only its hash.",
+)
+@click.option(
+    "--url",
+    metavar="BASE",
+    callback=_http_url,
+    help="The site's address, to print --secret's bypass URL in full.",
+)
+@_waiting
+@_output
+def _on(
+    reason: str | None,
+    message: str | None,
+    eta: str | None,
+    kind: Literal["planned", "unplanned"] | None,
+    expires: str | None,
+    allow: tuple[str, ...],
+    secret: str | None,
+    url: str | None,
+    **shared: Any,
+) -> None:
+    """Turn maintenance on, or change the details of the running one (no gap)."""
+    from . import control
+
+    if url is not None and secret is None:
+        raise _Invalid("--url gives the address for the bypass URL of --secret; add --secret")
+    token: str | bool | None = True if secret == "" else secret
+    _apply(
+        lambda flag: control.on(
+            flag,
+            reason=reason,
+            message=message,
+            eta=eta,
+            kind=kind,
+            expires=expires,
+            allow=allow,
+            secret=token,
+        ),
+        url=url,
+        **shared,
+    )
+
+
+@maintenance_command.command("update", short_help="Add a progress note while on.")
+@click.argument("text")
+@click.option("--eta", metavar="WHEN", help="A new expected end (replaces the old one).")
+@_waiting
+@_output
+def _update(text: str, eta: str | None, **shared: Any) -> None:
+    """Add a timestamped progress note (TEXT) to the running maintenance, with no gap."""
+    from . import control
+
+    _apply(lambda flag: control.update(flag, text, eta=eta), **shared)
+
+
+@maintenance_command.command("schedule", short_help="Plan a maintenance window.")
+@click.option(
+    "--start", metavar="WHEN", help="A duration from now (2d), or an ISO time (read in --tz)."
+)
+@click.option(
+    "--end",
+    metavar="WHEN",
+    help="An ISO time, a duration from the start (4h), or a range of either (3h..5h).",
+)
+@click.option(
+    "--tz",
+    default="UTC",
+    show_default=True,
+    metavar="TZ",
+    help="The IANA time zone for wall-clock times and the banner (Europe/Paris).",
+)
+@click.option("--reason", help="What will happen and why.")
+@click.option("--message", help="A further sentence for visitors.")
+@click.option("--kind", type=_KINDS, default="planned", show_default=True)
+@click.option("--affected", multiple=True, metavar="PART", help="What will be down (repeatable).")
+@click.option(
+    "--unaffected", multiple=True, metavar="PART", help="What keeps working (repeatable)."
+)
+@click.option(
+    "--announce",
+    metavar="DURATION",
+    help="Show the banner this long before the start (default: 48h).",
+)
+@click.option("--auto-end", is_flag=True, help="Switch off by itself at the (latest) end.")
+@click.option("--clear", is_flag=True, help="Remove every window that has not started.")
+@_waiting
+@_output
+def _schedule(
+    start: str | None,
+    end: str | None,
+    tz: str,
+    reason: str | None,
+    message: str | None,
+    kind: Literal["planned", "unplanned"],
+    affected: tuple[str, ...],
+    unaffected: tuple[str, ...],
+    announce: str | None,
+    auto_end: bool,
+    clear: bool,
+    **shared: Any,
+) -> None:
+    """Plan a window: the site stays up, with a banner from the announcement time, until
+    the window starts; it then switches on by itself. It ends with 'flask maintenance off'
+    (or at its end with --auto-end).
+    """
+    from . import control
+
+    if clear:
+        if start is not None or end is not None:
+            raise _Invalid("--clear removes the windows ahead; it takes no --start or --end")
+        _apply(control.clear_schedule, **shared)
+        return
+    if start is None or end is None:
+        raise _Invalid("--start and --end are required (or --clear)")
+    _apply(
+        lambda flag: control.schedule(
+            flag,
+            start=start,
+            end=end,
+            timezone=tz,
+            kind=kind,
+            reason=reason,
+            message=message,
+            affected=affected,
+            unaffected=unaffected,
+            announce=announce,
+            auto_end=auto_end,
+        ),
+        **shared,
+    )
+
+
+@maintenance_command.command("off", short_help="Turn maintenance off.")
+@click.option("--purge", is_flag=True, help="Delete the document instead, windows and all.")
+@_waiting
+@_output
+def _off(purge: bool, **shared: Any) -> None:
+    """Turn maintenance off. The document records the end; windows that have not started
+    are kept."""
+    from . import control
+
+    _apply(lambda flag: control.off(flag, purge=purge), **shared)
+
+
+@maintenance_command.command("status", short_help="Show whether maintenance is on.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Print nothing; exit 0 if maintenance is on (a window in force counts), "
+    "1 if off, 2 on an error.",
+)
+@_output
+def _status(check: bool, as_json: bool, quiet: bool) -> None:
+    """Show whether maintenance is on, with its details and the windows ahead."""
+    from . import control
+    from ._text import status_lines
+
+    _check_output(as_json, quiet)
+    if check:
+        if as_json or quiet:
+            raise _Invalid("--check prints nothing already; drop --json/--quiet")
+        try:
+            found = control.status(_flag(_engine()))
+        except (control.ControlError, click.ClickException):
+            raise click.exceptions.Exit(2) from None
+        raise click.exceptions.Exit(0 if found.on else 1)
+    with _errors():
+        found = control.status(_flag(_engine()))
+    if as_json:
+        click.echo(json.dumps(found.to_json(), indent=2))
+    elif not quiet:
+        click.echo("\n".join(status_lines(found)))

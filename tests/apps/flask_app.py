@@ -1,7 +1,9 @@
 """A small Flask shop for the end-to-end tests (served by gunicorn in test_e2e_flask.py).
 
-The flag file comes from ``$MAINTENANCE_FILE`` (the core's default), so the test, the
-``flask maintenance`` command and every gunicorn worker agree on it. Every page of the
+The flag comes from ``$MAINTENANCE_FILE`` (the core's default), so the test, the
+``flask maintenance`` command and every gunicorn worker agree on it; or from the app's
+config, set through Flask's prefixed environment variables
+(``FLASK_MAINTENANCE_MODE__flag=redis://...``, test_flask_command.py). Every page of the
 app says which worker process answered, in the ``X-Worker-Pid`` header.
 """
 
@@ -24,6 +26,7 @@ app.config["MAINTENANCE_MODE"] = {
     "bypass_cookie_secure": False,  # the tests talk plain HTTP to 127.0.0.1
     "site_name": "E2E Shop",
 }
+app.config.from_prefixed_env()  # FLASK_MAINTENANCE_MODE__<option>=<value> overrides one option
 maintenance = MaintenanceMode(app)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from maintenance_mode.core import Maintenance, build_sources
+from maintenance_mode.core import Maintenance
 from maintenance_mode.settings import Settings
-from maintenance_mode.sources import FileFlag
+
+if TYPE_CHECKING:
+    from maintenance_mode.control import Store
 
 SETTING = "MAINTENANCE_MODE"
 #: A project restyles the page with Jinja2 templates in ``<a templates dir>/maintenance_mode/``.
@@ -73,8 +75,38 @@ def current_engine() -> Maintenance | None:
     return _engines[0] if _engines else None
 
 
-def flag_file() -> Path | None:
-    """The flag file the settings name (what ``manage.py maintenance`` writes)."""
-    checked = Settings.from_options(raw_options())
-    sources = build_sources(checked.flag, timeout=checked.callable_timeout)
-    return next((src.path for src in sources if isinstance(src, FileFlag)), None)
+def control_flag() -> Any:
+    """``MAINTENANCE_MODE["flag"]`` as :mod:`maintenance_mode.control` takes it.
+
+    ``None`` (unset) means the default flag, as for the middleware. Raises
+    ValueError or TypeError when the settings are invalid.
+    """
+    return Settings.from_options(raw_options()).flag
+
+
+def bypass_path() -> str:
+    """Where a bypass token is opened (``bypass_path``), for the message after ``on --secret``."""
+    return Settings.from_options(raw_options()).bypass_path
+
+
+def control_store() -> Store:
+    """The writable store behind the settings' ``flag``: what ``manage.py maintenance`` and
+    the admin page change (the first writable entry of a list).
+
+    Raises ValueError for invalid settings and :class:`~maintenance_mode.control.InvalidChange`
+    for a flag nothing can write (``"env:NAME"``, a callable), each with a one-line message
+    that names the setting.
+    """
+    from maintenance_mode import control
+
+    try:
+        flag = control_flag()
+    except (ValueError, TypeError) as exc:
+        message = str(exc).removeprefix("maintenance-mode: ")
+        if not message.startswith(f"settings.{SETTING}"):
+            message = f"settings.{SETTING}: {message}"
+        raise ValueError(message) from None
+    try:
+        return control.store(flag)
+    except control.InvalidChange as exc:
+        raise control.InvalidChange(f"settings.{SETTING}['flag']: {exc}") from None

@@ -59,7 +59,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 STATIC_URL = "/static/"
 
 MAINTENANCE_MODE = {
-    "flag": os.environ.get("MAINTENANCE_FILE") or str(BASE_DIR / "maintenance.json"),
+    # TEST_DJANGO_FLAG: any flag (a redis:// URL for the Redis tests); else the file.
+    "flag": os.environ.get("TEST_DJANGO_FLAG")
+    or os.environ.get("MAINTENANCE_FILE")
+    or str(BASE_DIR / "maintenance.json"),
     "allow": ["/faq", "/static/"],
     "allow_views": ["contact"],
     "bypass_secret": "django-test-secret-0123456789",

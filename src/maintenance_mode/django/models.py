@@ -1,0 +1,24 @@
+"""The model behind the admin page's permissions: unmanaged, so it has no table and
+needs no migration (Django creates its two permissions after ``migrate``)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Maintenance(models.Model):
+    """The maintenance switch in the admin, never stored or queried.
+
+    ``maintenance_mode.view_maintenance`` lets a staff user see the state on the
+    admin page; ``maintenance_mode.change_maintenance`` lets them turn maintenance
+    on and off, post updates and plan windows. Superusers have both.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ("view", "change")
+        verbose_name = "maintenance switch"
+        verbose_name_plural = "maintenance switch"
+
+    def __str__(self) -> str:
+        return "maintenance switch"

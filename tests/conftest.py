@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -51,6 +52,8 @@ class Server:
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.log: list[str] = []
+        #: The worker PIDs, once :meth:`ready_workers` has seen every worker start.
+        self.pids: set[str] = set()
         # One client for polling (building an httpx client per request costs ~45 ms of TLS
         # set-up); no keep-alive, so requests spread over the workers like fresh visitors.
         self.http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
@@ -85,6 +88,62 @@ class Server:
             return
         pytest.fail(f"{self.argv} did not answer within {timeout}s:\n{''.join(self.log)}")
 
+    def wait_log(self, pattern: str, count: int, timeout: float = 60.0) -> list[re.Match[str]]:
+        """Wait until ``count`` lines of the server's log match ``pattern``; those matches.
+
+        How a test knows that every worker of a multi-process server has started (each
+        logs a line once its app is loaded), instead of hoping that some number of
+        requests reaches them all. ``timeout`` only bounds a server that never gets there.
+        """
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for line in list(self.log) if (m := regex.search(line)) is not None]
+            if len(found) >= count:
+                return found
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.argv[0]} exited early:\n{''.join(self.log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{len(found)} of {count} log lines matching {pattern!r} "
+                    f"after {timeout}s:\n{''.join(self.log)}"
+                )
+            time.sleep(0.05)
+
+    def ready_workers(self, kind: str, count: int, timeout: float = 60.0) -> set[str]:
+        """Wait until each of ``count`` workers is ready; their PIDs.
+
+        ``kind`` is ``"gunicorn"`` (started with ``-c`` :func:`gunicorn_ready_config`:
+        every worker logs its PID once its app is loaded) or ``"uvicorn"`` (every worker
+        logs its PID, loads the app, then finishes its lifespan start-up and serves).
+        """
+        if kind == "gunicorn":
+            found = self.wait_log(GUNICORN_READY, count, timeout)
+        else:
+            found = self.wait_log(r"Started server process \[(\d+)\]", count, timeout)
+            self.wait_log(UVICORN_STARTED, count, timeout)
+        self.pids = {m[1] for m in found}
+        assert len(self.pids) == count, self.pids
+        return self.pids
+
+    def reach_workers(
+        self, pids: set[str], ask: Callable[[], str], timeout: float = 60.0
+    ) -> dict[str, int]:
+        """Call ``ask`` (one request, returning the PID that answered) until every worker
+        in ``pids`` has answered; how many answers each gave.
+
+        Bounded by time, not by a count of requests: the kernel picks the worker that
+        accepts each connection, so a fixed count can miss a ready worker by chance.
+        """
+        seen: dict[str, int] = {}
+        deadline = time.monotonic() + timeout
+        while not pids <= seen.keys():
+            if time.monotonic() > deadline:
+                pytest.fail(f"workers {sorted(pids - seen.keys())} never answered in {timeout}s")
+            pid = ask()
+            seen[pid] = seen.get(pid, 0) + 1
+        return seen
+
     def wait_for(self, path: str, status: int, *, timeout: float, **kwargs: Any) -> httpx.Response:
         """Poll ``path`` until it answers ``status`` or ``timeout`` passes; the last answer."""
         deadline = time.monotonic() + timeout
@@ -116,6 +175,25 @@ class Server:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return "".join(self.log)
+
+
+#: What the gunicorn config of :func:`gunicorn_ready_config` logs for each ready worker.
+GUNICORN_READY = r"maintenance-e2e: worker (\d+) ready"
+#: What a uvicorn worker logs once its lifespan start-up is over (or the app has none).
+UVICORN_STARTED = r"Application startup complete\.|ASGI 'lifespan' protocol appears unsupported\."
+
+
+def gunicorn_ready_config(folder: Path) -> Path:
+    """A gunicorn config file (``-c``) whose workers log a line once their app is loaded."""
+    path = folder / "gunicorn_ready.conf.py"
+    path.write_text(
+        "import sys\n\n\n"
+        "def post_worker_init(worker):\n"
+        "    sys.stderr.write(f'maintenance-e2e: worker {worker.pid} ready\\n')\n"
+        "    sys.stderr.flush()\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 @pytest.fixture

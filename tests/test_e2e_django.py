@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Server
+from conftest import Server, gunicorn_ready_config
 
 pytestmark = pytest.mark.slow
 
@@ -48,15 +48,17 @@ def manage(env: dict[str, str], *argv: str) -> None:
 
 SERVERS = {
     "gunicorn-wsgi-4": (
+        "gunicorn",
         4,
-        lambda port: [
-            sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}",
-            "django_project.wsgi:application",
+        lambda port, config: [
+            sys.executable, "-m", "gunicorn", "-c", str(config), "-w", "4",
+            "-b", f"127.0.0.1:{port}", "django_project.wsgi:application",
         ],
     ),
     "uvicorn-asgi-2": (
+        "uvicorn",
         2,
-        lambda port: [
+        lambda port, config: [
             sys.executable, "-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1",
             "--port", str(port), "django_project.asgi:application",
         ],
@@ -68,19 +70,19 @@ SERVERS = {
 def test_django_under_real_servers(
     name: str, run_server: Callable[..., Server], flag_path: Path, tmp_path: Path
 ) -> None:
-    workers, argv = SERVERS[name]
+    kind, workers, argv = SERVERS[name]
     env = env_for(flag_path, tmp_path)
-    server = run_server(argv, env=env, cwd=APPS, ready_path="/faq")
+    config = gunicorn_ready_config(tmp_path)
+    server = run_server(lambda port: argv(port, config), env=env, cwd=APPS, ready_path="/faq")
+    server.ready_workers(kind, workers)  # every worker has loaded the app
 
-    # Off: the app answers, from every worker.
-    pids = set()
-    for _ in range(200):  # the kernel picks the worker: keep asking until all answered
+    # Off: the app answers, from every worker (asked until each has answered).
+    def ask() -> str:
         r = httpx.get(server.base + "/checkout", headers={"Connection": "close"})
         assert (r.status_code, r.text) == (200, "app:checkout")
-        pids.add(r.headers["X-Worker-Pid"])
-        if len(pids) == workers:
-            break
-    assert len(pids) == workers, f"requests reached only {len(pids)} of {workers} workers"
+        return r.headers["X-Worker-Pid"]
+
+    assert set(server.reach_workers(server.pids, ask)) == server.pids
 
     # On, with the command line, while the server runs: every worker within the bound.
     manage(env, "on", "--reason", "Replacing the database", "--eta", "1h")

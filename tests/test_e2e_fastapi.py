@@ -177,18 +177,20 @@ def on(flag_path: Path) -> Path:
 class Workers:
     """One kept-alive connection per worker, so each worker can be asked on its own."""
 
-    def __init__(self, server: Server, count: int, stack: ExitStack) -> None:
+    def __init__(self, server: Server, stack: ExitStack) -> None:
+        """New connections until every ready worker (``server.pids``) holds one of them."""
         self.clients: dict[str, httpx.Client] = {}
-        for _ in range(200):
+
+        def connect() -> str:
             client = stack.enter_context(httpx.Client(base_url=server.base))
             pid = self.pid(client)
             if pid in self.clients:
                 client.close()
             else:
                 self.clients[pid] = client
-            if len(self.clients) == count:
-                return
-        pytest.fail(f"200 connections reached only workers {sorted(self.clients)}")
+            return pid
+
+        server.reach_workers(server.pids, connect)
 
     @staticmethod
     def pid(client: httpx.Client) -> str:
@@ -248,29 +250,24 @@ def test_uvicorn_two_workers_follow_the_cli(run_server: RunServer, flag_path: Pa
     server = run_server(
         uvicorn("--workers", "2", "--timeout-keep-alive", "60"), env=app_env(flag_path)
     )
+    server.ready_workers("uvicorn", 2)  # both have loaded the app and run its lifespan
 
     with ExitStack() as stack:
         spread = stack.enter_context(fresh(server))
 
-        def pids(path: str = "/pid", seconds: float = 20.0, **headers: str) -> set[str]:
-            """Worker PIDs seen over fresh connections; stops once both answered.
+        def pids(path: str = "/pid", **headers: str) -> set[str]:
+            """Worker PIDs seen over fresh connections, asked until both ready ones answered.
 
-            The kernel picks which worker accepts a connection, and a worker still starting
-            accepts none: one run saw 200 connections in a row go to the first worker. So
-            ask in bursts of 50, with a pause between them, for up to ``seconds``.
+            The kernel picks which worker accepts a connection (one run saw 200 connections
+            in a row go to the first worker), so this is bounded by time, not by a count.
             """
-            seen: set[str] = set()
-            deadline = time.monotonic() + seconds
-            while len(seen) < 2 and time.monotonic() < deadline:
-                for _ in range(50):
-                    answer = spread.get(path, headers=headers)
-                    assert answer.status_code == 200, answer
-                    seen.add(answer.headers["x-worker-pid"])
-                    if len(seen) == 2:
-                        break
-                else:
-                    time.sleep(0.25)
-            return seen
+
+            def ask() -> str:
+                answer = spread.get(path, headers=headers)
+                assert answer.status_code == 200, answer
+                return str(answer.headers["x-worker-pid"])
+
+            return set(server.reach_workers(server.pids, ask))
 
         # Off: the app answers, and fresh connections reach both workers.
         home = spread.get("/")
@@ -278,7 +275,7 @@ def test_uvicorn_two_workers_follow_the_cli(run_server: RunServer, flag_path: Pa
         assert spread.get("/api/v1/items").json()[0]["name"] == "teapot"
         both = pids()
         assert len(both) == 2, both
-        workers = Workers(server, 2, stack)
+        workers = Workers(server, stack)
         assert set(workers.clients) == both
 
         # On, from the shell, while the server runs: every worker converges within the bound.

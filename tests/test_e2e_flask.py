@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Server
+from conftest import Server, gunicorn_ready_config
 
 pytestmark = pytest.mark.slow
 
@@ -45,19 +45,22 @@ def run_cli(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     return result
 
 
-def workers(http: httpx.Client, path: str = "/whoami", requests: int = 40) -> dict[str, set[str]]:
+def workers(server: Server, http: httpx.Client, path: str = "/whoami") -> dict[str, set[str]]:
     """Worker PID → the bodies it answered, over fresh connections (one request each).
 
-    At least ``requests`` requests, and more (up to 200) until every worker has answered:
-    the kernel picks the accepting worker, so a fixed count could miss one by chance.
+    Asks until every ready worker (``server.pids``) has answered, bounded by time: the
+    kernel picks the accepting worker, so a fixed count of requests could miss one.
     """
     seen: dict[str, set[str]] = {}
-    for sent in range(1, 201):
+
+    def ask() -> str:
         r = http.get(path)
         assert r.status_code == 200, r.text
-        seen.setdefault(r.headers["X-Worker-Pid"], set()).add(r.text.strip())
-        if sent >= requests and len(seen) == WORKERS:
-            break
+        pid = r.headers["X-Worker-Pid"]
+        seen.setdefault(pid, set()).add(r.text.strip())
+        return pid
+
+    server.reach_workers(server.pids, ask)
     return seen
 
 
@@ -72,12 +75,16 @@ def env(flag_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def server(run_server: Callable[..., Server], env: dict[str, str]) -> Server:
-    return run_server(
+def server(run_server: Callable[..., Server], env: dict[str, str], tmp_path: Path) -> Server:
+    """gunicorn with every worker ready: each has loaded the app (its log line says so)."""
+    config = gunicorn_ready_config(tmp_path)
+    server = run_server(
         lambda port: [
             sys.executable,
             "-m",
             "gunicorn",
+            "-c",
+            str(config),
             "-w",
             str(WORKERS),
             "-b",
@@ -87,16 +94,14 @@ def server(run_server: Callable[..., Server], env: dict[str, str]) -> Server:
         env=env,
         ready_path="/whoami",
     )
+    server.ready_workers("gunicorn", WORKERS)
+    return server
 
 
 @pytest.fixture
 def http(server: Server) -> Iterator[httpx.Client]:
     """Every request on a fresh connection, so that they spread over the workers."""
     with httpx.Client(base_url=server.base, headers={"Connection": "close"}, timeout=5) as client:
-        # Workers boot one after the other: give them a moment to all accept.
-        deadline = time.monotonic() + 10
-        while len(workers(client, requests=8)) < WORKERS and time.monotonic() < deadline:
-            time.sleep(0.1)
         yield client
 
 
@@ -104,8 +109,8 @@ def test_flask_under_gunicorn(
     server: Server, http: httpx.Client, env: dict[str, str], flag_path: Path
 ) -> None:
     # Off: the app answers, on every worker.
-    seen = workers(http, "/")
-    assert len(seen) == WORKERS, seen
+    seen = workers(server, http, "/")
+    assert set(seen) == server.pids, seen
     assert all(bodies == {"the real shop"} for bodies in seen.values())
 
     # On, with `flask maintenance` while the server runs.
@@ -128,8 +133,8 @@ def test_flask_under_gunicorn(
     assert f"Maintenance is ON (started): {flag_path}" in out.stdout
     wait_until(toggled + BOUND)
     assert server.statuses("/", requests=40) == [503] * 40
-    seen = workers(http)  # an exempt view reporting each worker's own view of the flag
-    assert len(seen) == WORKERS, seen
+    seen = workers(server, http)  # an exempt view: each worker's own view of the flag
+    assert set(seen) == server.pids, seen
     assert all(bodies == {"on"} for bodies in seen.values()), seen
 
     # The page, the JSON for API clients, and HEAD over real HTTP.
@@ -173,6 +178,6 @@ def test_flask_under_gunicorn(
     assert out.stdout.startswith("Maintenance is OFF: ended at ")
     wait_until(toggled + BOUND)
     assert server.statuses("/", requests=40) == [200] * 40
-    seen = workers(http)
-    assert len(seen) == WORKERS, seen
+    seen = workers(server, http)
+    assert set(seen) == server.pids, seen
     assert all(bodies == {"off"} for bodies in seen.values()), seen

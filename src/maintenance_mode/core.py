@@ -642,7 +642,10 @@ class Maintenance:
                 except ValueError:  # not UTF-8 (werkzeug decodes strictly): no bypass
                     value = None
                 if value and (
-                    (self._secret is not None and verify_cookie(self._secret, value))
+                    (
+                        self._secret is not None
+                        and verify_cookie(self._secret, value, max_age=s.bypass_cookie_max_age)
+                    )
                     or (digest is not None and _digest_matches(digest, value))
                 ):
                     return BYPASS

@@ -25,7 +25,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -37,7 +36,7 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 from . import i18n
-from .settings import Brand, Settings
+from .settings import Brand, Settings, https_origin
 from .state import ETARange, MaintenanceState, ProgressUpdate, Window
 
 __all__ = ["Renderer", "Response", "Variant", "default_template_dir", "negotiate"]
@@ -128,14 +127,28 @@ def default_template_dir() -> Path:
 
 
 def format_datetime(value: datetime | None) -> str:
-    """An exact, unambiguous time for the plain page: '2026-11-27 14:00 UTC'."""
+    """An exact, unambiguous time for the plain page: '2026-11-27 14:00 UTC'.
+
+    Never raises: a time with no UTC value in Python's range (which validation keeps
+    out of documents, see :func:`maintenance_mode.state.check_time`) is shown with
+    its own offset. The fallback page relies on that.
+    """
     if value is None:
         return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except OverflowError:
+        return value.strftime("%Y-%m-%d %H:%M UTC%z")
 
 
 def _isoformat(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """ISO 8601 in UTC ('...Z'); like :func:`format_datetime`, never raises."""
+    if value is None:
+        return ""
+    try:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:
+        return value.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +231,17 @@ def _inline_script(context: jinja2.runtime.Context, code: str) -> str:
 
 
 def _origin(url: str | None) -> str | None:
-    """The https origin of a logo or favicon on another host, for img-src."""
+    """The https origin of a logo or favicon on another host, for img-src.
+
+    Rebuilt from the checked host and port (settings.https_origin), never copied
+    from the URL's text, so nothing else can reach the header.
+    """
     if not url or not url.lower().startswith("https://"):
         return None
-    parts = urlsplit(url)
-    return f"https://{parts.netloc}" if parts.netloc else None
+    try:
+        return https_origin(url)
+    except ValueError:  # settings refuse it; a Brand built with model_construct may not
+        return None
 
 
 def csp_for(body: str, img_origins: tuple[str, ...] = (), allowed: Collection[str] = ()) -> str:

@@ -4,15 +4,18 @@ Everything here is compiled once (at construction or when the state changes) and
 then only looked up. Trust model, in short:
 
 * Paths are matched on what the app routes on (WSGI ``PATH_INFO``, ASGI ``path``
-  minus ``root_path``), as literals: exact paths, or prefixes that end on a
-  segment boundary. Anything ambiguous (dot segments, ``//``, backslashes,
+  minus ``root_path``), as literals, each entry meaning exactly what it says:
+  ``/faq`` admits ``/faq`` only (not ``/faq/``, which a strict-slash router may
+  send to another view); ``/static/`` admits ``/static/`` and everything below it
+  (not ``/static``). Anything ambiguous (dot segments, ``//``, backslashes,
   control characters, invalid UTF-8, encoded ``/`` or ``.`` in the raw path) is
   never allowlisted. The query string and the Host header are never consulted.
 * The client address is the socket peer. ``X-Forwarded-For`` is read only when
   the peer is a configured trusted proxy, walking right to left past trusted
   hops; every other forwarding header is ignored. Junk means "no address".
-* Secrets are compared in constant time on bytes; bypass cookies carry an
-  expiry and an HMAC keyed by the current secret, so rotating it revokes them.
+* Secrets are compared in constant time on bytes; bypass cookies carry their issue
+  time, an expiry and an HMAC keyed by the current secret, so rotating it revokes
+  them, and lowering the maximum age shortens them.
 """
 
 from __future__ import annotations
@@ -44,13 +47,17 @@ _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 # Anything in a path that routers, proxies and browsers may read differently.
 _AMBIGUOUS = re.compile(r"[\x00-\x1f\x7f-\x9f\\\ufffd]|//|(?:^|/)\.\.?(?:/|$)")
 _RAW_AMBIGUOUS = re.compile(rb"%(?:2[fFeE]|5[cC]|00)")
+#: An IPv6 zone (RFC 6874: unreserved characters), as in ``fe80::1%eth0``.
+_ZONE = re.compile(r"[A-Za-z0-9._~-]{1,32}")
 
 
 def check_allow_entry(entry: str) -> str:
     """Validate one ``allow`` entry and return its normal form.
 
-    ``/faq`` is an exact path (``/faq/`` too); ``/static/`` or ``/static/*`` is a
-    prefix on a segment boundary. ``/`` alone means the home page only.
+    ``/faq`` is an exact path: ``/faq`` only. ``/static/`` (or ``/static/*``) is a
+    prefix on a segment boundary: ``/static/`` and everything below it, but not
+    ``/static``. ``/`` alone means the home page only. List both forms when the
+    router redirects one to the other.
     """
     if not isinstance(entry, str):
         raise TypeError(f"allow entries must be strings, got {type(entry).__name__}")
@@ -82,7 +89,11 @@ def check_allow_entry(entry: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PathRules:
-    """A compiled allowlist: a set of exact paths and a tuple of segment prefixes."""
+    """A compiled allowlist: a set of exact paths and a tuple of segment prefixes.
+
+    No implicit variants: an entry without a trailing slash is exact, one with a
+    trailing slash is a prefix that includes itself (see :func:`check_allow_entry`).
+    """
 
     exact: frozenset[str]
     prefixes: tuple[str, ...]
@@ -97,9 +108,8 @@ class PathRules:
                 exact.add("/")
             elif entry.endswith("/"):
                 prefixes.add(entry)
-                exact.add(entry[:-1])
             else:
-                exact.update((entry, entry + "/"))
+                exact.add(entry)
         return cls(frozenset(exact), tuple(sorted(prefixes)))
 
     def __bool__(self) -> bool:
@@ -218,7 +228,10 @@ def parse_address(value: str | None) -> IPAddress | None:
     """Parse one address as found in a peer or X-Forwarded-For hop; junk gives None.
 
     Accepts ``1.2.3.4``, ``1.2.3.4:5678``, ``::1``, ``[::1]:80``; unwraps
-    IPv4-mapped IPv6 (``::ffff:1.2.3.4``) and drops a ``%zone``.
+    IPv4-mapped IPv6 (``::ffff:1.2.3.4``). A ``%zone`` belongs to IPv6 only
+    (``fe80::1%eth0``, as a server reports a link-local peer): there it is dropped
+    and the address is matched without it. On anything else (``10.0.0.5%eth0``,
+    ``::ffff:10.0.0.5%eth0``), or empty or not a plain name, it makes the value junk.
     """
     if not value:
         return None
@@ -232,13 +245,15 @@ def parse_address(value: str | None) -> IPAddress | None:
         text = text[1:end]
     elif text.count(":") == 1:
         text = text.split(":", 1)[0]
-    text = text.split("%", 1)[0]
+    text, zoned, zone = text.partition("%")
+    if zoned and (":" not in text or not _ZONE.fullmatch(zone)):  # IPv6 only, a plain name
+        return None
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+        return None if zoned else address.ipv4_mapped
     return address
 
 
@@ -264,31 +279,49 @@ def client_address(
     return address
 
 
-_COOKIE_CONTEXT = b"maintenance-mode bypass cookie v1:"
+_COOKIE_CONTEXT = b"maintenance-mode bypass cookie v2:"
+#: How far in the future a cookie's issue time may lie (another server's clock) and count.
+_COOKIE_SKEW = 300
 
 
-def _mac(secret: bytes, expires: int) -> str:
-    return hmac.new(secret, _COOKIE_CONTEXT + str(expires).encode(), hashlib.sha256).hexdigest()
+def _mac(secret: bytes, issued: int, expires: int) -> str:
+    message = _COOKIE_CONTEXT + f"{issued}.{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 def sign_cookie(secret: bytes, max_age: int, *, now: float | None = None) -> str:
-    """A bypass cookie value: ``<expires>.<hmac>``, valid for ``max_age`` seconds."""
-    expires = int(time.time() if now is None else now) + max_age
-    return f"{expires}.{_mac(secret, expires)}"
+    """A bypass cookie value: ``<issued>.<expires>.<hmac>``, valid for ``max_age`` seconds.
+
+    Both times are signed: :func:`verify_cookie` checks the expiry and the issue time
+    against the maximum age in force when the cookie comes back.
+    """
+    issued = int(time.time() if now is None else now)
+    expires = issued + max_age
+    return f"{issued}.{expires}.{_mac(secret, issued, expires)}"
 
 
-def verify_cookie(secret: bytes, value: str, *, now: float | None = None) -> bool:
-    """True for an unexpired cookie signed with ``secret``; any junk is simply False."""
+def verify_cookie(secret: bytes, value: str, *, max_age: int, now: float | None = None) -> bool:
+    """True for a cookie signed with ``secret`` that is still valid; any junk is simply False.
+
+    Valid means: before its signed expiry, *and* issued less than ``max_age``
+    seconds ago (the current ``bypass_cookie_max_age``), so lowering that option
+    shortens cookies already issued. A cookie issued more than five minutes in the
+    future (a server with a wrong clock) does not count. Cookies of the first
+    format (``<expires>.<hmac>``, no issue time) are no longer accepted.
+    """
     if len(value) > 128:
         return False
-    expires_text, _, mac = value.partition(".")
-    if not (expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 12):
-        return False
-    expires = int(expires_text)
-    good = _mac(secret, expires).encode()
+    issued_text, _, rest = value.partition(".")
+    expires_text, _, mac = rest.partition(".")
+    for text in (issued_text, expires_text):
+        if not (text.isascii() and text.isdigit() and len(text) <= 12):
+            return False
+    issued, expires = int(issued_text), int(expires_text)
+    good = _mac(secret, issued, expires).encode()
     if not hmac.compare_digest(good, mac.encode("utf-8", "replace")):
         return False
-    return expires > (time.time() if now is None else now)
+    current = time.time() if now is None else now
+    return issued - _COOKIE_SKEW <= current < min(expires, issued + max_age)
 
 
 def token_matches(secret: bytes, token: str) -> bool:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypedDict
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -105,8 +106,49 @@ _DATA_IMAGE = re.compile(
 _MAX_DATA_IMAGE = 64 * 1024
 
 
+#: What an https image URL must not contain anywhere: its origin goes into the page's
+#: Content-Security-Policy header, where whitespace, ';' and ',' separate directives and
+#: sources, and quotes mark keywords. Percent-encode them in a path or query.
+_NOT_IN_HEADER_URL = re.compile(r"[\x00-\x20\x7f-\x9f\"'`;,<>\\]")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: A host as it may appear in a CSP source: DNS labels (IDNs in their xn-- form), or an
+#: IPv6 literal in brackets; an optional port. No user name or password.
+_NETLOC = re.compile(
+    rf"(?P<host>(?:{_LABEL}\.)*{_LABEL}|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?"
+)
+
+
+def https_origin(url: str) -> str:
+    """The origin (``https://host[:port]``) of an https URL that is one well-formed URL.
+
+    Raises ValueError for anything that could not go into a header as a single
+    CSP source: whitespace, quotes, ``;`` or ``,`` anywhere in the URL, control
+    characters, user info, a host that is not a DNS name or an IP literal, or a
+    bad port.
+    """
+    if not url.lower().startswith("https://"):
+        raise ValueError(f"{url!r:.80} is not an https:// URL")
+    if _NOT_IN_HEADER_URL.search(url) or not url.isascii():
+        raise ValueError(
+            f"{url!r:.80} must be one URL: no spaces, quotes, ';', ',' or control characters "
+            "(percent-encode them in the path), and an ASCII host (xn-- for IDNs)"
+        )
+    found = _NETLOC.fullmatch(urlsplit(url).netloc)
+    if found is None or int(found["port"] or 443) > 65535:
+        raise ValueError(
+            f"{url!r:.80} must name a host and an optional port (like "
+            "'https://cdn.example.com/logo.svg'), with no user name or password"
+        )
+    port = f":{found['port']}" if found["port"] else ""
+    return f"https://{found['host'].lower()}{port}"
+
+
 def image_href(value: str) -> str:
-    """A logo or favicon: https:, a path on this site, or a data: image URI (at most 64 KiB)."""
+    """A logo or favicon: https:, a path on this site, or a data: image URI (at most 64 KiB).
+
+    An https URL's origin goes into the Content-Security-Policy header, so it must
+    be one well-formed URL (:func:`https_origin`).
+    """
     text = value.strip()
     if text[:5].lower() == "data:":
         if len(text) > _MAX_DATA_IMAGE:
@@ -120,11 +162,14 @@ def image_href(value: str) -> str:
     if text.lower().startswith(("mailto:", "tel:")):
         raise ValueError(f"image {value!r} must be 'https://...', '/path' or 'data:image/...'")
     try:
-        return safe_href(text)
+        href = safe_href(text)
     except ValueError:
         raise ValueError(
             f"image {value!r} must be 'https://...', '/path' or 'data:image/...'"
         ) from None
+    if href.lower().startswith("https://"):
+        https_origin(href)
+    return href
 
 
 def _color(value: object) -> object:
@@ -226,6 +271,7 @@ class Options(TypedDict, total=False):
     max_duration: int | None
     warn_after: int
     on_change: Hook | Sequence[Hook] | None
+    export_dir: str | os.PathLike[str] | None
 
 
 class Settings(BaseModel):
@@ -275,9 +321,26 @@ class Settings(BaseModel):
     ended_banner_for: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 0
     ended_message: Annotated[str, Field(max_length=1000)] | None = None
     feedback_url: Href | None = None
-    max_duration: Annotated[int, Field(ge=60)] | None = None
-    warn_after: Annotated[int, Field(ge=60)] = 48 * 3600
+    # At most a year: flag documents' times leave room for that (state.LATEST_TIME).
+    max_duration: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] | None = None
+    warn_after: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] = 48 * 3600
     on_change: Any = ()
+    #: Where the static export for the reverse proxy is kept in step (maintenance_mode.export).
+    export_dir: Path | None = None
+
+    @field_validator("export_dir")
+    @classmethod
+    def _export_dir(cls, value: Path | None) -> Path | None:
+        if value is None or str(value) in ("", "."):
+            return None
+        if not value.is_absolute():
+            raise ValueError(
+                f"{str(value)!r} must be an absolute path (the app, the commands and the web "
+                "server each have their own working directory), like '/srv/maintenance-export'"
+            )
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{str(value)!r} exists and is not a directory")
+        return value
 
     @field_validator("status_path")
     @classmethod

@@ -3,6 +3,13 @@
 On/off is *presence* (a flag file that exists, an env var that says on, a callable
 that returns a state); this document only carries the details. pydantic validates
 it at the edges (file load, CLI, callables); the hot path sees a frozen copy.
+
+Every time in a document lies between :data:`EARLIEST_TIME` and
+:data:`LATEST_TIME` (UTC): such a time can be shown in any time zone, and moved by
+any delay the engine adds (the 48-hour announcement, the "we're back" period,
+``max_duration``), without leaving Python's datetime range. Times outside it are
+refused with a one-line message (:func:`check_time`), so rendering never fails on
+a document that validation accepted.
 """
 
 from __future__ import annotations
@@ -17,10 +24,13 @@ from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -30,13 +40,18 @@ from .rules import check_allow_entry
 
 __all__ = [
     "DEFAULT_ANNOUNCE",
+    "EARLIEST_TIME",
+    "LATEST_TIME",
     "ETARange",
     "MaintenanceState",
     "ProgressUpdate",
     "StateFileError",
     "Window",
+    "check_time",
     "dump_state",
     "load_state",
+    "one_line",
+    "time_after",
     "write_state_atomic",
 ]
 
@@ -44,6 +59,51 @@ __all__ = [
 MAX_STATE_BYTES = 64 * 1024
 
 _Text = Annotated[str, Field(max_length=4000)]
+
+#: The earliest time a document may hold (UTC): the Unix epoch.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+#: The latest time a document may hold (UTC): the end of the year 9997. What is left of
+#: Python's range (two years) covers any UTC offset (under a day) plus every delay the
+#: engine adds to a document's time (``max_duration`` and ``warn_after``: at most a
+#: year; the "we're back" period: 30 days), so every accepted time can be shown anywhere.
+LATEST_TIME = datetime(9997, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+_RANGE = "times must lie between 1970-01-01 and 9997-12-31 (UTC)"
+
+
+def check_time(value: datetime) -> datetime:
+    """``value`` if a flag document may hold it, else ``ValueError`` with a one-line message.
+
+    Accepted: time-zone-aware times whose UTC value lies between
+    :data:`EARLIEST_TIME` and :data:`LATEST_TIME`. Naive times are refused too.
+    Every model time field runs this; the CLI calls it on the times it computes.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{value.isoformat()} has no time zone; add an offset such as +00:00")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00: its UTC value is past year 9999
+        utc = None
+    if utc is None or not EARLIEST_TIME <= utc <= LATEST_TIME:
+        raise ValueError(f"{value.isoformat()} is out of range; {_RANGE}")
+    return value
+
+
+def time_after(base: datetime, delta: timedelta | None = None, **parts: int) -> datetime:
+    """``base`` plus a delay (``delta``, or ``days=``, ``hours=``, ``minutes=``, ``seconds=``).
+
+    The result is checked with :func:`check_time`; a delay too large for Python
+    (``9999999d``) raises the same ``ValueError``, never ``OverflowError``.
+    """
+    try:
+        moved = base + (delta if delta is not None else timedelta(**parts))
+    except OverflowError:
+        shown = str(delta) if delta is not None else ", ".join(f"{k}={v}" for k, v in parts.items())
+        raise ValueError(f"{base.isoformat()} plus {shown} is out of range; {_RANGE}") from None
+    return check_time(moved)
+
+
+#: A time in a document: time-zone aware, within :data:`EARLIEST_TIME`..:data:`LATEST_TIME`.
+Time = Annotated[AwareDatetime, AfterValidator(check_time)]
 
 
 class _Model(BaseModel):
@@ -53,8 +113,8 @@ class _Model(BaseModel):
 class ETARange(_Model):
     """An estimated end as a range: "between 14:00 and 16:00". Both ends time-zone aware."""
 
-    earliest: AwareDatetime
-    latest: AwareDatetime
+    earliest: Time
+    latest: Time
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -66,9 +126,21 @@ class ETARange(_Model):
 class ProgressUpdate(_Model):
     """One timestamped note on the timeline ("Database migrated, restarting services")."""
 
-    at: AwareDatetime
+    at: Time
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 
+
+def _time_or_range(value: object) -> str:
+    return "range" if isinstance(value, dict | ETARange) else "time"
+
+
+#: An ETA or a window's end: one time, or a range (an object). The shape picks the branch,
+#: so a mistake is reported once, for that branch (the tags never show in messages).
+_TimeOrRange = Annotated[
+    Annotated[Time, Tag("time")] | Annotated[ETARange, Tag("range")],
+    Discriminator(_time_or_range),
+]
+_UNION_TAGS = frozenset({"time", "range"})
 
 _Part = Annotated[str, Field(min_length=1, max_length=200)]
 #: How long before a window's start the banner appears when ``announce_from`` is not given.
@@ -82,15 +154,15 @@ class Window(_Model):
     latest end the page says it is taking longer than planned.
     """
 
-    start: AwareDatetime
-    end: AwareDatetime | ETARange
+    start: Time
+    end: _TimeOrRange
     timezone: Annotated[str, Field(max_length=64)] = "UTC"
     kind: Literal["planned", "unplanned"] = "planned"
     reason: _Text | None = None
     message: _Text | None = None
     affected: tuple[_Part, ...] = ()
     unaffected: tuple[_Part, ...] = ()
-    announce_from: AwareDatetime | None = None
+    announce_from: Time | None = None
     auto_end: bool = False
 
     @field_validator("timezone")
@@ -139,13 +211,13 @@ class MaintenanceState(_Model):
     kind: Literal["planned", "unplanned"] = "planned"
     reason: _Text | None = None
     message: _Text | None = None
-    started_at: AwareDatetime | None = None
-    eta: AwareDatetime | ETARange | None = None
+    started_at: Time | None = None
+    eta: _TimeOrRange | None = None
     updates: tuple[ProgressUpdate, ...] = ()
     allow: tuple[str, ...] = ()
     windows: tuple[Window, ...] = ()
-    expires_at: AwareDatetime | None = None
-    ended_at: AwareDatetime | None = None
+    expires_at: Time | None = None
+    ended_at: Time | None = None
     #: SHA-256 (hex) of a bypass token for this maintenance only (``on --secret``);
     #: the token itself is never stored.
     bypass_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
@@ -175,11 +247,16 @@ class StateFileError(ValueError):
     """The flag file exists but its content is not a valid state document."""
 
 
-def _one_line(error: ValidationError) -> str:
+def one_line(error: ValidationError) -> str:
+    """A validation error of a document as one line: ``field.path: message; ...``.
+
+    Without pydantic's union tags and "Value error, " prefixes, so the CLI and the
+    flag file's warning read alike.
+    """
     parts = []
     for err in error.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "document"
-        parts.append(f"{loc}: {err['msg']}")
+        loc = ".".join(str(p) for p in err["loc"] if p not in _UNION_TAGS) or "document"
+        parts.append(f"{loc}: {str(err['msg']).removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 
@@ -207,7 +284,7 @@ def load_state(data: bytes | str) -> MaintenanceState:
     try:
         return MaintenanceState.model_validate(raw)
     except ValidationError as exc:
-        raise StateFileError(f"invalid flag file: {_one_line(exc)}") from None
+        raise StateFileError(f"invalid flag file: {one_line(exc)}") from None
     except RecursionError:
         raise StateFileError("flag file JSON is nested too deeply") from None
 

@@ -18,7 +18,13 @@ __all__ = ["status_document", "status_headers"]
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """ISO 8601 in UTC; never raises (see render.format_datetime)."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:
+        return value.isoformat()
 
 
 def _updates(state: MaintenanceState, status: str) -> list[dict[str, Any]]:

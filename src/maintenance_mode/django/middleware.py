@@ -17,7 +17,10 @@ With ``bypass_staff`` or ``bypass_superuser`` (the user is known only after
 ``process_view`` and a blocked request is held until it: there Django has
 resolved the view and authenticated the user. A held request that never reaches
 ``process_view`` (a 404, another middleware answering) gets the 503. So the
-order in ``MIDDLEWARE`` does not matter for the staff bypass.
+order in ``MIDDLEWARE`` does not matter for the staff bypass. Reading the user
+loads the session and the user from the database; when that fails (the database
+being upgraded is the typical maintenance), the visitor is not staff: the 503 is
+served, and the failure is logged at most once an hour.
 
 The 503 comes from the core's cached :class:`~maintenance_mode.render.Response`;
 its headers are checked by Django once per ``Response`` and copied per request
@@ -26,6 +29,7 @@ its headers are checked by Django once per ``Response`` and copied per request
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from time import monotonic
 from typing import Any, Final, Literal
@@ -46,6 +50,8 @@ from maintenance_mode.render import Response
 from . import conf
 
 __all__ = ["MaintenanceMiddleware"]
+
+logger = logging.getLogger("maintenance_mode")
 
 _HELD = "_maintenance_held"
 _BYPASSED = "_maintenance_bypassed"
@@ -203,6 +209,8 @@ class MaintenanceMiddleware:
         if self.hold:
             # An async process_view in async mode, so Django adds no thread hop per request.
             self.process_view = self._aprocess_view if self.async_mode else self._process_view
+        #: When reading a user last failed and was logged (monotonic), for the hourly limit.
+        self._user_failure_logged: float | None = None
 
     # -- sync ------------------------------------------------------------------------------
 
@@ -271,7 +279,10 @@ class MaintenanceMiddleware:
             return None
         user = None
         if self.needs_user and hasattr(request, "auser"):  # set by AuthenticationMiddleware
-            user = await request.auser()
+            try:
+                user = await request.auser()
+            except Exception as exc:  # the session or user table is unavailable: not staff
+                self._user_failed(exc)
         return self._second_look(request, held, view, _view_name(request), user)
 
     # -- shared ----------------------------------------------------------------------------
@@ -330,13 +341,21 @@ class MaintenanceMiddleware:
         view_name: str | None,
         user: Any,
     ) -> HttpResponse | None:
+        is_staff = is_superuser = False
+        if user is not None:
+            try:  # a lazy request.user loads the session and the user here
+                is_staff = bool(getattr(user, "is_staff", False)) and _active(user)
+                is_superuser = bool(getattr(user, "is_superuser", False)) and _active(user)
+            except Exception as exc:  # e.g. DatabaseError during a database upgrade: not staff
+                self._user_failed(exc)
+                is_staff = is_superuser = False
         decision = self.maintenance.decide_view(
             held,
             view=view,
             view_name=view_name,
             is_static=_is_static(view),
-            is_staff=bool(getattr(user, "is_staff", False)) and _active(user),
-            is_superuser=bool(getattr(user, "is_superuser", False)) and _active(user),
+            is_staff=is_staff,
+            is_superuser=is_superuser,
         )
         if decision.action == "bypass":
             setattr(request, _BYPASSED, True)
@@ -344,6 +363,21 @@ class MaintenanceMiddleware:
         if decision.action == "pass" or decision.response is None:
             return None
         return self._unavailable(decision.response)
+
+    def _user_failed(self, exc: Exception) -> None:
+        """Log that the user could not be read, at most once an hour (not once per request)."""
+        now = monotonic()
+        last = self._user_failure_logged
+        if last is not None and now - last < 3600:
+            return
+        self._user_failure_logged = now
+        logger.warning(
+            "bypass_staff/bypass_superuser: could not read the user (%s: %s); such requests "
+            "are treated as not staff and get the 503 (logged at most once an hour)",
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
 
     def _unavailable(self, page: Response) -> HttpResponse:
         """The maintenance 503, marked as logged so Django's handler does not log it again.

@@ -333,7 +333,7 @@ def test_on_secret_prints_a_bypass_url_the_app_honours(flag_path: Path) -> None:
     token = "a-token-for-this-maintenance-0123"
     result = invoke(app, "on", "--secret", token)
     assert result.exit_code == 0, result.output
-    assert f"  bypass:  open /let-me-in/{token} on the site" in result.stdout
+    assert f"  bypass URL: open /let-me-in/{token} on the site" in result.stdout
     assert token not in flag_path.read_text()  # only its hash is stored
 
     result = invoke(app, "on", "--secret")  # a new token, made for this maintenance

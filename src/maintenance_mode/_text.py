@@ -117,13 +117,15 @@ def change_lines(change: Change, *, bypass_path: str = "/__maintenance__/") -> l
                 "The site stays up until the window starts; the banner shows from "
                 f"{fmt(change.window.announce_at)}."
             )
+    elif change.action == "unchanged" and change.verb == "clear_schedule":
+        lines[0] = f"No windows to clear: {s.target}"
     elif change.action == "unchanged" and not s.on:
         lines[0] = f"Maintenance was already OFF: {s.target}"
     if change.action in ("ended", "unchanged") and s.upcoming:
         lines.append(f"  {len(s.upcoming)} upcoming window(s) kept")
     if change.secret is not None:
         lines.append(
-            f"  bypass:  open {bypass_path}{change.secret} on the site to get a bypass cookie "
+            f"  bypass URL: open {bypass_path}{change.secret} on the site to get a bypass cookie "
             "(valid for this maintenance only; shown once)"
         )
     return lines

@@ -598,6 +598,8 @@ class Change:
     window: Window | None = None
     #: Things the caller should tell a human (short notice, an unreadable document replaced).
     warnings: tuple[str, ...] = ()
+    #: The function that made it: ``on``, ``update``, ``off``, ``schedule``, ``clear_schedule``.
+    verb: str = ""
 
     @property
     def changed(self) -> bool:
@@ -647,8 +649,10 @@ def secret_digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def _finish(where: Store, action: Action, written: Current, now: datetime, **extra: Any) -> Change:
-    return Change(action, _status(where, written, now), **extra)
+def _finish(
+    verb: str, where: Store, action: Action, written: Current, now: datetime, **extra: Any
+) -> Change:
+    return Change(action, _status(where, written, now), verb=verb, **extra)
 
 
 def on(
@@ -715,7 +719,7 @@ def on(
     where = store(flag)
     written = where.change(decide)
     action: Action = "updated" if before and before[0] else "started"
-    return _finish(where, action, written, now, secret=token, warnings=tuple(notes))
+    return _finish("on", where, action, written, now, secret=token, warnings=tuple(notes))
 
 
 def _duration_or_when(value: When) -> ETA:
@@ -754,7 +758,7 @@ def update(
             data["eta"] = new_eta
         return _validated(data)
 
-    return _finish(where, "updated", where.change(decide), now)
+    return _finish("update", where, "updated", where.change(decide), now)
 
 
 def off(flag: Target = None, *, purge: bool = False, now: datetime | None = None) -> Change:
@@ -791,7 +795,7 @@ def off(flag: Target = None, *, purge: bool = False, now: datetime | None = None
         return running.model_copy(update={"windows": ahead, "ended_at": now, "expires_at": now})
 
     written = where.change(decide)
-    return _finish(where, result[0], written, now, warnings=tuple(notes))
+    return _finish("off", where, result[0], written, now, warnings=tuple(notes))
 
 
 def schedule(
@@ -872,7 +876,9 @@ def schedule(
             f"the window starts in {_span(begin - now)}: visitors get less than 48 hours' notice "
             "(announce planned work at least 48 hours ahead, weeks for long outages)"
         )
-    return _finish(where, "scheduled", written, now, window=added, warnings=tuple(warnings))
+    return _finish(
+        "schedule", where, "scheduled", written, now, window=added, warnings=tuple(warnings)
+    )
 
 
 def _moment(value: When, zone: str, now: datetime) -> datetime:
@@ -913,7 +919,7 @@ def clear_schedule(flag: Target = None, *, now: datetime | None = None) -> Chang
         return base.model_copy(update={"windows": kept})
 
     written = where.change(decide)
-    return _finish(where, result[0], written, now)
+    return _finish("clear_schedule", where, result[0], written, now)
 
 
 # -- waiting for the app -------------------------------------------------------------------

@@ -13,6 +13,13 @@ command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 # The fleet test (tests/test_redis.py) starts its own redis-server on a free port.
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The reverse-proxy tests (tests/test_proxies.py) run each server as a plain process on a
+# free loopback port with their own config in a temporary folder (never the system's
+# config or service, which the tests neither need nor touch).
+[[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+[[ -x /usr/sbin/apache2 ]] || missing+=(apache2)
+[[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 if ((${#missing[@]})); then
   sudo=()
   if [[ $(id -u) -ne 0 ]]; then

@@ -650,3 +650,91 @@ def test_windows_kept_by_off_still_start(
     assert later.state is not None
     assert later.state.reason == "later"
     assert later.state.updates == ()  # the earlier maintenance's timeline stays behind
+
+
+# -- the static export (docs/proxies.md) --------------------------------------------------
+
+
+def test_export_dir_follows_on_update_and_off(
+    flag_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "export"
+    code, _, err = run(
+        capsys, "--file", str(flag_path), "on", "--reason", "Disk swap", "--export", str(out)
+    )
+    assert (code, err) == (0, "")
+    status = json.loads((out / "current" / "status.json").read_text())
+    assert status["status"]["indicator"] == "maintenance"
+    assert "Disk swap" in (out / "current" / "maintenance.en.html").read_text()
+    assert (out / "maintenance.on").exists()
+
+    run(capsys, "--file", str(flag_path), "update", "Halfway there", "--export", str(out))
+    assert "Halfway there" in (out / "current" / "maintenance.txt").read_text()
+
+    run(capsys, "--file", str(flag_path), "off", "--export", str(out))
+    status = json.loads((out / "current" / "status.json").read_text())
+    assert status["status"]["indicator"] == "none"  # a stale copy never shows a past outage
+    assert not (out / "maintenance.on").exists()
+
+
+def test_export_dir_from_the_environment(
+    flag_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAINTENANCE_EXPORT_DIR", str(tmp_path / "env-export"))
+    assert run(capsys, "--file", str(flag_path), "on", "-q")[0] == 0
+    assert (tmp_path / "env-export" / "current" / "problem.json").exists()
+
+
+def test_export_verb_writes_the_page_and_prints_a_proxy_snippet(
+    flag_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from maintenance_mode import cli, export
+
+    assert cli.PROXIES == export.PROXY_SERVERS
+    out = tmp_path / "export"
+    run(capsys, "--file", str(flag_path), "on", "--reason", "Moving racks")
+    code, printed, _ = run(capsys, "--file", str(flag_path), "export", "--out", str(out))
+    assert (code, printed) == (0, f"Exported the maintenance page to {out}\n")
+    code, snippet, _ = run(
+        capsys,
+        "--file",
+        str(flag_path),
+        "export",
+        "--out",
+        str(out),
+        "--proxy",
+        "nginx",
+        "--upstream",
+        "127.0.0.1:9000",
+    )
+    assert code == 0
+    assert "127.0.0.1:9000" in snippet
+    assert str(out / "current") in snippet
+    code, printed, _ = run(capsys, "--file", str(flag_path), "export", "--out", str(out), "--json")
+    assert json.loads(printed)["on"] is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param(("--asset", "static"), "write PREFIX=DIR", id="asset without ="),
+        pytest.param(("--options", "/nonexistent.json"), "cannot read a JSON object", id="options"),
+        pytest.param(("--proxy", "iis"), "invalid choice", id="unknown proxy"),
+    ],
+)
+def test_export_mistakes_are_one_line(
+    flag_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: tuple[str, ...],
+    message: str,
+) -> None:
+    code, _, err = run(
+        capsys, "--file", str(flag_path), "export", "--out", str(tmp_path / "o"), *extra
+    )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert message in err

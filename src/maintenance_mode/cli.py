@@ -29,6 +29,8 @@ __all__ = ["main", "parse_eta", "parse_when"]
 #: (the ``status_path`` and ``bypass_path`` options).
 STATUS_PATH = "/__maintenance__/status"
 BYPASS_PATH = "/__maintenance__/"
+#: ``export.PROXY_SERVERS``, here so that building the parser does not import the renderer.
+PROXIES = ("nginx", "caddy", "apache", "haproxy")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -151,6 +153,16 @@ def _change(
     def run(args: argparse.Namespace, where: control.Store) -> int:
         change = verb(args, where)
         _print_change(args, change)
+        if args.export is not None:
+            from .export import export
+
+            try:
+                result = export(args.export, flag=change.status)
+            except ControlError as exc:
+                print(f"{args.prog}: the change is written, but {exc}", file=sys.stderr)
+                return 1
+            for warning in result.warnings:
+                print(f"{args.top}: warning: {warning}", file=sys.stderr)
         if args.wait is None:
             return 0
         sys.stdout.flush()
@@ -176,6 +188,47 @@ def _status(args: argparse.Namespace, where: control.Store) -> int:
         print(json.dumps(found.to_json(), indent=2))
     elif not args.quiet:
         print("\n".join(status_lines(found)))
+    return 0
+
+
+def _export(args: argparse.Namespace, where: control.Store) -> int:
+    from . import export
+
+    options = None
+    if args.options is not None:
+        try:
+            options = json.loads(args.options.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidChange(
+                f"--options {args.options}: cannot read a JSON object ({exc})"
+            ) from None
+        if not isinstance(options, dict):
+            raise InvalidChange(f"--options {args.options}: must hold a JSON object of options")
+    assets = {}
+    for entry in args.asset:
+        prefix, sep, folder = entry.partition("=")
+        if not sep or not folder:
+            raise InvalidChange(f"--asset {entry!r}: write PREFIX=DIR, e.g. /static/=/srv/static")
+        assets[prefix] = folder
+    result = export.export(args.out, flag=where, settings=options, assets=assets)
+    for warning in result.warnings:
+        print(f"{args.top}: warning: {warning}", file=sys.stderr)
+    if args.proxy is not None:
+        snippet = export.proxy_snippet(
+            args.proxy,
+            out_dir=args.out,
+            upstream=args.upstream,
+            mode=args.mode,
+            settings=options,
+            listen=args.listen,
+            server_name=args.server_name,
+            trigger=args.trigger,
+        )
+        print(snippet, end="")
+    elif args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    elif not args.quiet:
+        print(f"Exported the {'maintenance' if result.on else 'operational'} page to {args.out}")
     return 0
 
 
@@ -254,6 +307,15 @@ def build_parser(prog: str = "maintenance") -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long every answer must show the new state; keep it above the app's "
         "check_interval (default: 2)",
+    )
+
+    waiting.add_argument(
+        "--export",
+        type=Path,
+        metavar="DIR",
+        default=os.environ.get("MAINTENANCE_EXPORT_DIR") or None,
+        help="after writing, refresh the static export in DIR for the reverse proxy "
+        "(default: $MAINTENANCE_EXPORT_DIR; see 'maintenance export')",
     )
 
     parser = _Parser(
@@ -384,6 +446,51 @@ def build_parser(prog: str = "maintenance") -> argparse.ArgumentParser:
         "1 if off, 2 on an error",
     )
     status.set_defaults(run=_status)
+
+    exporting = sub.add_parser(
+        "export",
+        parents=[target, output],
+        help="write the static page for the reverse proxy (--proxy: print its configuration)",
+        description="Write the maintenance response for the current state into DIR (the page "
+        "in every language, problem+json, text, the status document), for a reverse proxy "
+        "to serve when the app cannot. With --proxy, print that server's configuration.",
+    )
+    exporting.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder")
+    exporting.add_argument(
+        "--options",
+        type=Path,
+        metavar="FILE",
+        help="a JSON object of the middleware's options (default: those of the last export)",
+    )
+    exporting.add_argument(
+        "--asset",
+        action="append",
+        default=[],
+        metavar="PREFIX=DIR",
+        help="inline site images under PREFIX from DIR, e.g. /static/=/srv/shop/static",
+    )
+    exporting.add_argument("--proxy", choices=PROXIES, help="print this server's snippet")
+    exporting.add_argument(
+        "--mode",
+        choices=["fallback", "proxy-side"],
+        default="fallback",
+        help="fallback: only when the app cannot answer; proxy-side: also while the flag "
+        "is on (default: fallback)",
+    )
+    exporting.add_argument(
+        "--upstream", default="127.0.0.1:8000", metavar="HOST:PORT", help="the app server"
+    )
+    exporting.add_argument(
+        "--listen", default="80", metavar="[ADDRESS:]PORT", help="where the proxy listens"
+    )
+    exporting.add_argument("--server-name", metavar="NAME", help="the site's host name")
+    exporting.add_argument(
+        "--trigger",
+        type=Path,
+        metavar="FILE",
+        help="proxy-side mode's switch file (default: the export's maintenance.on)",
+    )
+    exporting.set_defaults(run=_export)
 
     schema = sub.add_parser(
         "schema",

@@ -15,12 +15,13 @@ import logging
 import math
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import monotonic, time_ns
-from typing import Any, Final, Literal, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, Unpack
 from urllib.parse import quote
 
 from werkzeug.http import dump_cookie, parse_cookie
@@ -46,6 +47,9 @@ from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
 from .state import MaintenanceState, Window
 from .status import encode as encode_status
 from .status import status_document, status_headers
+
+if TYPE_CHECKING:
+    from .claims import ClaimStore, Identity
 
 __all__ = [
     "Decision",
@@ -322,6 +326,32 @@ _OFF: Final = Snapshot(on=False)
 _IDLE: Final = Evaluation(on=False, phase="idle", state=None)
 _UNKNOWN: Final = object()
 
+# -- process-wide overrides (maintenance_mode.testing) ------------------------------------
+
+#: Every engine in the process, so that an override reaches them all (weak: engines go).
+_engines: weakref.WeakSet[Maintenance] = weakref.WeakSet()
+_engines_lock = threading.Lock()
+#: What every engine uses instead of its sources' answers while a testing override is
+#: active (``()``: off); None when none is. Read at check time only, never per request.
+_override: tuple[MaintenanceState, ...] | None = None
+#: Bumped at every change of ``_override``: a check that read the previous one runs again.
+_override_generation = 0
+
+
+def set_override(docs: tuple[MaintenanceState, ...] | None) -> None:
+    """Make every engine answer ``docs`` instead of its sources (None: the sources again), now.
+
+    The public face is :func:`maintenance_mode.testing.override`; this only swaps the
+    answer and invalidates every engine's snapshot, so the next request checks again.
+    """
+    global _override, _override_generation
+    with _engines_lock:
+        _override = docs
+        _override_generation += 1
+        engines = list(_engines)
+    for engine in engines:
+        engine.invalidate()
+
 
 class Maintenance:
     """The framework-neutral maintenance engine (one per middleware instance).
@@ -359,6 +389,10 @@ class Maintenance:
         self._on_since: datetime | None = None
         self._inflight: asyncio.Future[Snapshot] | None = None
         self._clock = _utcnow
+        #: The last answer came from a testing override (its end is no transition either).
+        self._overridden = False
+        with _engines_lock:
+            _engines.add(self)
         if not self._awaitable:  # files and env vars: read now, so the first request is right
             self._refresh_sync()
 
@@ -394,7 +428,7 @@ class Maintenance:
         """Like :meth:`poll`, awaiting async sources (with their timeout) when due."""
         if monotonic() < self._next_check:
             return self._snapshot
-        if not self._awaitable:
+        if not self._awaitable or _override is not None:  # an override never awaits
             return self._refresh_sync()
         inflight = self._inflight
         if inflight is not None:  # another request is checking
@@ -405,6 +439,7 @@ class Maintenance:
         if self._checked:  # before the first answer, every request waits for it instead
             self._next_check = monotonic() + self.settings.check_interval
         try:
+            generation = _override_generation
             results = []
             for index, source in enumerate(self.sources):
                 try:
@@ -415,7 +450,7 @@ class Maintenance:
                     self._last[index] = results[-1]
             if not self._checked:
                 self._next_check = monotonic() + self.settings.check_interval
-            return self._install(results)
+            return self._publish(results, None, generation)
         finally:
             self._inflight = None
             inflight.set_result(self._snapshot)
@@ -430,20 +465,41 @@ class Maintenance:
                 return self._snapshot
             if self._checked:  # before the first answer, others wait on the lock instead
                 self._next_check = now + self.settings.check_interval
+            generation, override = _override_generation, _override
             results: list[MaintenanceState | None] = []
-            for index, source in enumerate(self.sources):
-                try:
-                    result = source.read()
-                except Exception as exc:
-                    result = self._on_error(index, source, exc)
-                else:
-                    self._last[index] = result
-                results.append(result)
+            if override is not None:  # maintenance_mode.testing: the sources are not asked
+                results.extend(override)
+            else:
+                for index, source in enumerate(self.sources):
+                    try:
+                        result = source.read()
+                    except Exception as exc:
+                        result = self._on_error(index, source, exc)
+                    else:
+                        self._last[index] = result
+                    results.append(result)
             if not self._checked:
                 self._next_check = monotonic() + self.settings.check_interval
-            return self._install(results)
+            return self._publish(results, override, generation)
         finally:
             self._lock.release()
+
+    def _publish(
+        self,
+        results: list[MaintenanceState | None],
+        override: tuple[MaintenanceState, ...] | None,
+        generation: int,
+    ) -> Snapshot:
+        """:meth:`_install` the answer, knowing whether a testing override gave it."""
+        if override is not None or self._overridden:
+            # An override's start or end is no transition: _install takes it like a first
+            # answer (logged; no on_change hook fires, nothing is claimed in the store).
+            self._checked = False
+        self._overridden = override is not None
+        snapshot = self._install(results)
+        if generation != _override_generation:  # an override began or ended meanwhile
+            self.invalidate()
+        return snapshot
 
     def _on_error(self, index: int, source: FlagSource, exc: Exception) -> MaintenanceState | None:
         policy = self.settings.on_error
@@ -540,20 +596,44 @@ class Maintenance:
         waiting = (found for found in evaluations if not found.on and found.phase != "idle")
         return next(waiting, _IDLE)
 
+    #: The maintenance this process last saw on, for its end: where its transitions are
+    #: claimed, and what tells it apart in its store when it has no start time.
+    _seen: tuple[ClaimStore | None, Identity | None] = (None, None)
+
     def _transition(self, old: Snapshot, new: Snapshot, now: datetime, first: bool) -> None:
-        """Log the change, an expiry and long outages; tell the on_change hooks (not at start)."""
+        """Log the change, an expiry and long outages; tell the on_change hooks (not at start).
+
+        With hooks, each transition is claimed first in the store of the source that made
+        it (:mod:`~maintenance_mode.claims`): one process of the fleet notifies it.
+        """
         state = new.state if new.state is not None else old.state
+        hooks = self.settings.on_change
+        ended, seen = old.on and not new.on, self._seen
+        identity: Identity | None = None
+        store: ClaimStore | None = None
+        if hooks:
+            from . import claims  # only apps with hooks pay for it, and only at transitions
+
+            origin = self._origin(new)
+            store = claims.store_for(origin)
+            bare = new.state if new.on and new.window is None else None
+            if bare is not None and bare.started_at is None:
+                identity = claims.Identity(origin, bare)  # e.g. a bare file's inode and mtime
+            self._seen = (store, identity) if new.on else (None, None)
         events: list[Event] = []
+        plan: dict[str, tuple[ClaimStore | None, Identity | None]] = {}
         if not old.on and new.on:
             events.append(Event("started", now, new.state, new.window))
-        elif old.on and not new.on:
-            expires = old.state.expires_at if old.state is not None else None
-            if expires is not None and now >= expires:
+            plan["started"] = (store, identity)
+        elif ended:
+            name = self._end_of(old, new, now)
+            if name == "expired" and old.state is not None and old.state.expires_at:
                 logger.warning(
                     "maintenance expired at %s (set with --expires); serving the app again",
-                    expires.isoformat(),
+                    old.state.expires_at.isoformat(),
                 )
-            events.append(Event("ended", now, old.state, old.window))
+            events.append(Event(name, now, old.state, old.window))
+            plan[name] = seen
         elif (
             new.on
             and old.state is not None
@@ -561,8 +641,10 @@ class Maintenance:
             and len(new.state.updates) > len(old.state.updates)
         ):
             events.append(Event("updated", now, new.state, new.window))
+            plan["updated"] = (store, identity)
         if new.phase == "announced" and old.phase != "announced":
             events.append(Event("announced", now, state, new.window))
+            plan["announced"] = (store, None)
         if new.on != old.on:  # one line per process and change, not one per blocked request
             logger.info(
                 "maintenance is %s (%s)",
@@ -570,10 +652,40 @@ class Maintenance:
                 ", ".join(self.describe_sources()),
             )
         if not first and events:
+            from .claims import claimer
+
             try:
-                fire(self.settings.on_change, events)
+                fire(hooks, events, claimer(plan))
             except Exception:  # e.g. no thread could start: a hook must never reach a request
                 logger.exception("on_change hooks could not be started")
+
+    def _origin(self, snapshot: Snapshot) -> FlagSource | None:
+        """The source whose document made ``snapshot`` (its state or its window), if known."""
+        window = snapshot.window
+        for doc in snapshot.docs:
+            if doc is snapshot.state or (window is not None and window in doc.windows):
+                for source, last in zip(self.sources, self._last, strict=True):
+                    if last is doc:
+                        return source
+                return None
+        return None
+
+    @staticmethod
+    def _end_of(old: Snapshot, new: Snapshot, now: datetime) -> Literal["ended", "expired"]:
+        """``expired`` when the maintenance reached its ``expires_at`` (``on --expires``).
+
+        Any other end is ``ended``: ``off`` (it records ``ended_at``), a removed flag, a
+        window's planned auto-end (taken over by hand or not), ``max_duration``.
+        """
+        state = old.state
+        expires = state.expires_at if state is not None else None
+        if state is None or expires is None or now < expires:
+            return "ended"
+        if any(doc.ended_at is not None and doc.ended_at < expires for doc in new.docs):
+            return "ended"  # switched off before the expiry; this process saw both late
+        if any(window.auto_end and window.end_latest == expires for window in state.windows):
+            return "ended"
+        return "expired"
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
         """Log a warning at most once an hour per key (these describe lasting situations)."""

@@ -523,3 +523,15 @@ def test_wait_that_times_out_fails_with_exit_code_1(
     assert raised.value.returncode == 1
     assert f"{url} did not serve the new state within 1s" in str(raised.value)
     assert document(flag_path)["reason"] == "Nobody listens"
+
+
+def test_the_command_refreshes_the_static_export(options: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    options["export_dir"] = str(out)
+    run("on", "--reason", "Django says")
+    status = json.loads((out / "current" / "status.json").read_text())
+    assert status["status"]["indicator"] == "maintenance"
+    assert "Django says" in (out / "current" / "maintenance.txt").read_text()
+    run("off")
+    status = json.loads((out / "current" / "status.json").read_text())
+    assert status["status"]["indicator"] == "none"

@@ -359,3 +359,63 @@ def test_an_export_without_options_reuses_the_last_ones(tmp_path: Path) -> None:
     assert "Acme Shop" in page
     assert "Halfway." in page
     assert '"/faq" 1;' in proxy_snippet("nginx", out_dir=out, mode="proxy-side")
+
+
+# -- the export_dir option: the app and the framework commands keep it current ---------------
+
+
+def _wait_for(condition: Any, what: str, timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _indicator(out: Path) -> str | None:
+    try:
+        return json.loads((out / "current" / "status.json").read_text())["status"]["indicator"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def test_export_dir_is_kept_current_by_the_app(tmp_path: Path) -> None:
+    flag, out = tmp_path / "maintenance.json", tmp_path / "export"
+    engine = Maintenance(flag=flag, export_dir=out, check_interval=0.01)
+    _wait_for(lambda: _indicator(out) == "none", "the start-up export")
+    control.on(flag, reason="Swapping disks")
+    _wait_for(lambda: engine.poll().on, "the engine to see the change")
+    _wait_for(lambda: _indicator(out) == "maintenance", "the re-export after on")
+    assert "Swapping disks" in (out / "current" / "maintenance.txt").read_text()
+    control.update(flag, "Half of them done")
+    _wait_for(
+        lambda: (
+            "Half of them done" in engine.poll().state.updates[-1].text  # type: ignore[union-attr]
+            and "Half of them done" in (out / "current" / "maintenance.txt").read_text()
+        ),
+        "the re-export after update",
+    )
+    control.off(flag)
+    _wait_for(lambda: not engine.poll().on and _indicator(out) == "none", "the re-export after off")
+
+
+def test_export_dir_needs_a_flag_a_command_can_write(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'export_dir' needs a flag file or Redis"):
+        Maintenance(flag="env:SHOP_DOWN", export_dir=tmp_path / "export")
+
+
+def test_flask_command_refreshes_the_export(tmp_path: Path) -> None:
+    from flask import Flask
+
+    from maintenance_mode.flask import MaintenanceMode
+
+    flag, out = tmp_path / "maintenance.json", tmp_path / "export"
+    app = Flask("shop")
+    app.config["MAINTENANCE_MODE"] = {"flag": str(flag), "export_dir": str(out)}
+    MaintenanceMode(app)
+    result = app.test_cli_runner().invoke(args=["maintenance", "on", "--reason", "Flask says"])
+    assert result.exit_code == 0, result.output
+    assert _indicator(out) == "maintenance"  # written before the command returned
+    assert "Flask says" in (out / "current" / "maintenance.txt").read_text()

@@ -374,6 +374,12 @@ class Maintenance:
         self.token_meta_key = _wsgi_header_key(settings.bypass_header)
         self._renderer = Renderer(settings)
         self._banner = load_banner_template(self._renderer.env)
+        #: The on_change hooks, and the export_dir option's (it re-exports in every process).
+        self._hooks: tuple[Any, ...] = settings.on_change
+        if settings.export_dir is not None:
+            from .export import follow
+
+            self._hooks = (*self._hooks, follow(settings))
         #: Adapters skip the engine while off only if the path cannot be the status document.
         self.status_path = settings.status_path or "\x00"
         self._lock = threading.Lock()
@@ -607,7 +613,7 @@ class Maintenance:
         it (:mod:`~maintenance_mode.claims`): one process of the fleet notifies it.
         """
         state = new.state if new.state is not None else old.state
-        hooks = self.settings.on_change
+        hooks = self._hooks
         ended, seen = old.on and not new.on, self._seen
         identity: Identity | None = None
         store: ClaimStore | None = None

@@ -29,12 +29,14 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import mimetypes
 import os
 import re
 import secrets
 import shutil
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from . import control
+from .hooks import per_process
 from .render import Renderer, assemble
 from .settings import Settings
 from .state import MaintenanceState
@@ -52,14 +55,18 @@ from .status import status_document
 if TYPE_CHECKING:
     from .hooks import Event
 
+logger = logging.getLogger("maintenance_mode")
+
 __all__ = [
     "PROXY_SERVERS",
     "ExportError",
     "ExportResult",
     "ProxyMode",
     "ProxyServer",
+    "after_change",
     "export",
     "export_hook",
+    "follow",
     "proxy_snippet",
 ]
 
@@ -538,6 +545,46 @@ def export_hook(
         export(out_dir, flag=flag, settings=settings, **options)
 
     return hook
+
+
+def follow(settings: Settings) -> per_process:
+    """The ``export_dir`` option: keep the export in step from inside the app.
+
+    Returns a hook that re-exports on every transition (the clock's too: a window
+    that starts, an expiry) in every process, since each host may have its own
+    folder; exports into one folder are serialised by its lock. One export runs
+    at start-up, in a background thread, so the folder is ready before the first
+    transition. A flag no command can write (``env:``, a callable) is refused here:
+    nothing would keep such an export current while the app is down.
+    """
+    out = settings.export_dir
+    if out is None:
+        raise ValueError("maintenance-mode: follow() needs the export_dir option")
+    try:
+        control.store(settings.flag)
+    except control.InvalidChange as exc:
+        raise ValueError(
+            f"maintenance-mode: option 'export_dir' needs a flag file or Redis: {exc}"
+        ) from None
+
+    def run() -> None:
+        try:
+            export(out, settings=settings)
+        except Exception as exc:  # logged: the app serves on, the export is only a copy
+            logger.warning("export_dir: could not export to %s: %s", out, exc)
+
+    threading.Thread(target=run, name="maintenance-mode-export", daemon=True).start()
+    return per_process(lambda event: run())
+
+
+def after_change(settings: Settings, change: control.Change) -> tuple[str, ...]:
+    """For shells: re-export after a change when ``export_dir`` is set; returns the warnings.
+
+    Raises :class:`ExportError` (the change itself is written).
+    """
+    if settings.export_dir is None:
+        return ()
+    return export(settings.export_dir, flag=change.status, settings=settings).warnings
 
 
 # -- proxy configurations -----------------------------------------------------------------

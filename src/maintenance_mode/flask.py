@@ -484,6 +484,15 @@ def _apply(
         click.echo(json.dumps(out, indent=2))
     elif not quiet:
         click.echo("\n".join(change_lines(change, bypass_path=bypass)))
+    if engine.settings.export_dir is not None:  # keep the reverse proxy's copy in step
+        from .export import after_change
+
+        try:
+            for warning in after_change(engine.settings, change):
+                if not quiet:
+                    click.echo(f"Warning: {warning}", err=True)
+        except control.ControlError as exc:
+            raise _Failed(f"the change is written, but {exc}") from None
     if status_url is None:
         return
     try:

@@ -80,6 +80,11 @@ class MaintenanceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     posted.add_error(None, str(exc))
                 else:
                     self._announce(request, change)
+                    try:
+                        for warning in conf.export_after(change):
+                            messages.warning(request, warning)
+                    except control.ControlError as exc:
+                        messages.error(request, f"The change is written, but {exc}")
                     return HttpResponseRedirect(request.path)
         status: control.Status | None = None
         if where is not None:

@@ -84,6 +84,19 @@ def control_flag() -> Any:
     return Settings.from_options(raw_options()).flag
 
 
+def export_after(change: Any) -> tuple[str, ...]:
+    """Refresh the static export after ``change`` when ``export_dir`` is set (its warnings).
+
+    Raises :class:`~maintenance_mode.control.ControlError` when the export fails.
+    """
+    settings = Settings.from_options(raw_options())
+    if settings.export_dir is None:
+        return ()
+    from maintenance_mode.export import after_change
+
+    return after_change(settings, change)
+
+
 def bypass_path() -> str:
     """Where a bypass token is opened (``bypass_path``), for the message after ``on --secret``."""
     return Settings.from_options(raw_options()).bypass_path

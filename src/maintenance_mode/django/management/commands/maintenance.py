@@ -365,6 +365,12 @@ class Command(BaseCommand):
         with _errors():
             change = self._change(verb, where, options)
         self._report(change, quiet=quiet, as_json=as_json)
+        try:
+            for warning in conf.export_after(change):
+                if not quiet:
+                    self.stderr.write(f"Warning: {warning}")
+        except control.ControlError as exc:
+            raise CommandError(f"the change is written, but {exc}", returncode=FAILED) from None
         if wait is not None:
             with _errors():
                 control.wait(wait, change, timeout=float(options.get("timeout") or 60.0))

@@ -193,6 +193,22 @@ def test_max_duration(flag_path: Path, clock: Clock, caplog: pytest.LogCaptureFi
     assert "longer than max_duration" in caplog.text
 
 
+def test_max_duration_on_a_bare_flag_stays_off(flag_path: Path, clock: Clock) -> None:
+    """A flag with no start time: the limit counts from when this process saw it on, and
+    once reached the app stays served (it used to start counting again and flip back on)."""
+    m = engine(flag_path, clock, max_duration=3600)
+    assert not at(m, clock, T0).on
+    flag_path.touch()
+    assert at(m, clock, T0 + timedelta(seconds=1)).on
+    assert not at(m, clock, T0 + 2 * HOUR).on
+    assert not at(m, clock, T0 + 2 * HOUR + timedelta(seconds=5)).on
+    assert not at(m, clock, T0 + 3 * HOUR).on
+    flag_path.unlink()  # off for real, then on again: a new maintenance, a new limit
+    assert not at(m, clock, T0 + 4 * HOUR).on
+    flag_path.touch()
+    assert at(m, clock, T0 + 4 * HOUR + timedelta(seconds=10)).on
+
+
 def test_hooks_fire_on_transitions(flag_path: Path, clock: Clock) -> None:
     events: list[Event] = []
     arrived = threading.Semaphore(0)

@@ -393,6 +393,8 @@ class Maintenance:
         self._warned: dict[str, float] = {}
         #: When this process first saw maintenance on (for documents without started_at).
         self._on_since: datetime | None = None
+        #: A document says on, but max_duration holds it off (``_on_since`` must stay).
+        self._capped = False
         self._inflight: asyncio.Future[Snapshot] | None = None
         self._clock = _utcnow
         #: The last answer came from a testing override (its end is no transition either).
@@ -556,7 +558,8 @@ class Maintenance:
             )
         self._snapshot = new
         if not new.on:
-            self._on_since = None
+            if not self._capped:  # off for real; held off by max_duration keeps counting
+                self._on_since = None
         elif self._on_since is None:
             self._on_since = now
         started = (new.state.started_at if new.state is not None else None) or self._on_since
@@ -580,6 +583,7 @@ class Maintenance:
         s = self.settings
         back_for = timedelta(seconds=s.ended_banner_for)
         evaluations = [evaluate(doc, now, back_for=back_for) for doc in docs]
+        self._capped = False
         for found in evaluations:
             if not found.on:
                 continue
@@ -589,6 +593,7 @@ class Maintenance:
             deadline = started + timedelta(seconds=limit) if limit and started else None
             if deadline is None or now < deadline:
                 return found
+            self._capped = True
             self._warn_once(
                 "max_duration",
                 "maintenance has been on since %s, longer than max_duration=%ss; "

@@ -363,8 +363,8 @@ class Maintenance:
     def __init__(self, **options: Unpack[Options]) -> None:
         self.settings = settings = Settings.from_options(options)
         self.sources = build_sources(settings.flag, timeout=settings.callable_timeout)
-        # Sources that must be awaited under ASGI (async ones, and sync ones that may block).
-        self._awaitable = any(src.is_async or src.blocking for src in self.sources)
+        # Sources awaited under ASGI: async ones, and those read off the loop (blocking, files).
+        self._awaitable = any(src.is_async or src.offload for src in self.sources)
         self._bypass_ips = Networks(settings.bypass_ips)
         self._proxies = Networks(settings.trusted_proxies)
         self._secret = settings.secret_bytes
@@ -401,7 +401,9 @@ class Maintenance:
         self._overridden = False
         with _engines_lock:
             _engines.add(self)
-        if not self._awaitable:  # files and env vars: read now, so the first request is right
+        # Files and env vars: read now, so the first request is right (under ASGI the later
+        # checks of a file still run off the event loop: FileFlag.offload).
+        if not any(src.is_async or src.blocking for src in self.sources):
             self._refresh_sync()
 
     @property

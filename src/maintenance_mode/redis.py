@@ -14,9 +14,7 @@ policy applies (logged once per check, never raised into a request).
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -85,13 +83,18 @@ def redis_client(url: str, *, socket_timeout: float = 0.5) -> redis_py.Redis:
 class RedisFlag(FlagSource):
     """The maintenance document under a Redis key (present = ON, like the flag file).
 
-    ``socket_timeout`` bounds connecting and each reply; a read is also bounded
-    as a whole (name resolution included) by running it in a helper thread under
-    WSGI, so a hung Redis can delay at most one request per check interval by
-    about ``2 * socket_timeout`` and never piles up threads.
+    ``socket_timeout`` bounds connecting and each reply, and a read is bounded as a
+    whole (name resolution included) by ``2 * socket_timeout + 0.5`` seconds under
+    both WSGI and ASGI: it runs in a helper thread of its own (never the event loop
+    or its default executor), so a hung or trickling Redis delays at most one request
+    per check interval, and while a read hangs later checks fail at once instead of
+    piling up threads. At most ``MAX_STATE_BYTES + 1`` bytes of the value are fetched;
+    a larger value means ON with the default details, as a larger flag file does.
+    Reading needs the ``EXISTS``, ``GETRANGE``, ``MULTI`` and ``EXEC`` commands.
     """
 
-    blocking = True  # a network call: under ASGI the engine runs it in a thread
+    blocking = True  # a network call: under ASGI the engine awaits aread (a thread)
+    _thread_name = "redis"
 
     def __init__(self, url: str, key: str = DEFAULT_KEY, *, socket_timeout: float = 0.5) -> None:
         if not key:
@@ -100,47 +103,36 @@ class RedisFlag(FlagSource):
         self.key = key
         self.socket_timeout = socket_timeout
         self.client = redis_client(url, socket_timeout=socket_timeout)
+        #: The bound on one whole read, in seconds.
+        self.timeout = 2 * socket_timeout + 0.5
         self._raw: bytes | None = None
         self._state: MaintenanceState | None = None
-        self._pending: concurrent.futures.Future[bytes | None] | None = None
-        self._lock = threading.Lock()
 
     def describe(self) -> str:
         return f"redis {redacted(self.url)} key {self.key}"
 
     def _get(self) -> bytes | None:
+        """The value's first ``MAX_STATE_BYTES + 1`` bytes, or None when the key is absent.
+
+        ``EXISTS`` and ``GETRANGE`` in one ``MULTI``/``EXEC`` round trip: ``GETRANGE``
+        alone answers ``b""`` both for an absent key (OFF) and an empty value (ON), and a
+        plain ``GET`` would download a value of any size at every check.
+        """
         redis = _import_redis()
         try:
-            value = self.client.get(self.key)
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.exists(self.key)
+                pipe.getrange(self.key, 0, MAX_STATE_BYTES)
+                exists, value = pipe.execute()
         except (redis.RedisError, OSError) as exc:
             raise FlagError(
                 f"flag {self.describe()} could not be read: {type(exc).__name__}: {exc}"
             ) from None
-        if value is None or isinstance(value, bytes):
+        if not exists:
+            return None
+        if isinstance(value, bytes):
             return value
         raise FlagError(f"flag {self.describe()} returned {type(value).__name__}, not bytes")
-
-    def _get_bounded(self) -> bytes | None:
-        """:meth:`_get` in a helper thread, waited for at most ``2 * socket_timeout + 0.5`` s."""
-        with self._lock:
-            pending = self._pending
-            if pending is not None and not pending.done():
-                raise FlagError(f"flag {self.describe()} is still waiting on an earlier read")
-            future: concurrent.futures.Future[bytes | None] = concurrent.futures.Future()
-            self._pending = future
-
-        def run() -> None:
-            try:
-                future.set_result(self._get())
-            except BaseException as exc:  # handed to the waiting thread
-                future.set_exception(exc)
-
-        threading.Thread(target=run, name="maintenance-mode-redis", daemon=True).start()
-        limit = 2 * self.socket_timeout + 0.5
-        try:
-            return future.result(timeout=limit)
-        except concurrent.futures.TimeoutError:
-            raise FlagError(f"flag {self.describe()} timed out after {limit:g}s") from None
 
     def _parse(self, raw: bytes | None) -> MaintenanceState | None:
         if raw is None:
@@ -160,10 +152,8 @@ class RedisFlag(FlagSource):
 
     def read(self) -> MaintenanceState | None:
         """Under WSGI: the network read runs off the request thread, bounded in time."""
-        return self._parse(self._get_bounded())
+        return self._parse(self._bounded(self._get))
 
     async def aread(self) -> MaintenanceState | None:
-        """Under ASGI: the read runs in a worker thread (socket timeouts bound it)."""
-        import asyncio
-
-        return self._parse(await asyncio.to_thread(self._get))
+        """Under ASGI: the same read in the same helper thread, awaited with the same bound."""
+        return self._parse(await self._in_thread(self._get))

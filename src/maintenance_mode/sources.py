@@ -17,9 +17,9 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .state import MAX_STATE_BYTES, MaintenanceState, StateFileError, load_state
 
@@ -38,9 +38,128 @@ logger = logging.getLogger("maintenance_mode")
 TRUE_WORDS = frozenset({"1", "true", "on", "yes"})
 FALSE_WORDS = frozenset({"0", "false", "off", "no"})
 
+_T = TypeVar("_T")
+
 
 class FlagError(Exception):
     """A source could not tell whether maintenance is on (the on_error policy decides)."""
+
+
+class _Flight:
+    """At most one call of a source in flight, in a daemon thread (or task) of its own.
+
+    A thread cannot be cancelled, so a hung call keeps its thread; until it returns,
+    starting another call fails at once with :class:`FlagError` (``on_error`` applies)
+    instead of piling up threads. The calls never use an executor: under ASGI the event
+    loop's default executor stays free for the application's own ``to_thread`` and
+    ``run_in_executor(None, ...)`` calls, however long a flag hangs.
+    """
+
+    __slots__ = ("_lock", "_pending", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._pending: concurrent.futures.Future[Any] | asyncio.Task[Any] | None = None
+
+    def _claim(self, source: FlagSource) -> None:
+        """Refuse while an earlier call runs (the caller holds the lock)."""
+        pending = self._pending
+        if pending is None or pending.done():
+            return
+        if isinstance(pending, asyncio.Task) and pending.get_loop().is_closed():
+            return  # its loop is gone, and the call with it
+        raise FlagError(
+            f"flag {source.describe()} is still running from an earlier check "
+            f"(over {source.timeout:g}s); not starting another"
+        )
+
+    def thread(self, source: FlagSource, func: Callable[[], _T]) -> concurrent.futures.Future[_T]:
+        """Start ``func()`` in a new daemon thread; its future (which cannot be cancelled)."""
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()  # a waiter giving up must not free the slot
+
+        def run() -> None:
+            try:
+                result = func()
+            except BaseException as exc:  # handed to whoever waits (KeyboardInterrupt too)
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        with self._lock:
+            self._claim(source)
+            self._pending = future
+            try:
+                threading.Thread(target=run, name=self.name, daemon=True).start()
+            except RuntimeError as exc:  # e.g. "can't start new thread": free the slot
+                self._pending = None
+                raise FlagError(
+                    f"flag {source.describe()} could not start a thread: {exc}"
+                ) from None
+        return future
+
+    def task(
+        self, source: FlagSource, func: Callable[[], Coroutine[Any, Any, _T]]
+    ) -> asyncio.Task[_T]:
+        """Start ``func()`` as a task on the running loop."""
+        with self._lock:
+            self._claim(source)
+            task = self._pending = asyncio.get_running_loop().create_task(func())
+        task.add_done_callback(_retrieve)
+        return task
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark an abandoned task's outcome as seen (asyncio logs unseen exceptions)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _timed_out(source: FlagSource) -> FlagError:
+    return FlagError(f"flag {source.describe()} timed out after {source.timeout:g}s")
+
+
+def _wait(source: FlagSource, future: concurrent.futures.Future[_T]) -> _T:
+    """The thread's result, waited for at most ``source.timeout`` (in the request's thread)."""
+    done, _ = concurrent.futures.wait((future,), source.timeout)
+    if not done:
+        raise _timed_out(source)
+    return future.result()
+
+
+async def _await_thread(source: FlagSource, future: concurrent.futures.Future[_T]) -> _T:
+    """The thread's result, awaited for at most ``source.timeout`` (the loop stays free)."""
+    waiter = asyncio.wrap_future(future)
+    try:
+        done, _ = await asyncio.wait((waiter,), timeout=source.timeout)
+    finally:
+        if not waiter.done():
+            waiter.cancel()  # stop listening; the thread runs on (its future cannot be cancelled)
+    if not done:
+        raise _timed_out(source)
+    return waiter.result()
+
+
+async def _await_task(source: FlagSource, task: asyncio.Task[_T]) -> _T:
+    """The task's result within ``source.timeout``; past it, cancel the task and leave it.
+
+    Unlike ``asyncio.wait_for`` this never waits for the cancelled task, so a coroutine
+    that swallows ``CancelledError`` cannot stretch the timeout; until it ends, the
+    source's :class:`_Flight` makes later checks fail at once.
+    """
+    try:
+        done, _ = await asyncio.wait((task,), timeout=source.timeout)
+    except asyncio.CancelledError:  # the request itself went away: ask the call to stop too
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()  # ask it to stop, but do not wait for it
+        raise _timed_out(source)
+    return task.result()
+
+
+_FLIGHTS_LOCK = threading.Lock()
 
 
 class FlagSource(abc.ABC):
@@ -48,28 +167,67 @@ class FlagSource(abc.ABC):
 
     ``read`` returns the state when maintenance is on, ``None`` when it is off,
     and raises :class:`FlagError` when it cannot tell. Sources that may block
-    (network, database) set ``blocking``; asynchronous ones set ``is_async``
-    and implement :meth:`aread`. Under ASGI the engine awaits :meth:`aread`
-    for both, so the event loop never waits on them.
+    (network, database) set ``blocking``; asynchronous ones set ``is_async`` and
+    implement :meth:`aread`. Under ASGI the engine awaits :meth:`aread` for both
+    (and for files, see ``offload``), so the event loop never waits on them: the
+    :meth:`read` runs in the source's own daemon thread (never the loop's default
+    executor), is waited for at most ``timeout`` seconds, and while a call hangs
+    later checks fail at once instead of starting another one.
     """
 
     #: :meth:`aread` is a real coroutine (an async store).
     is_async: bool = False
-    #: :meth:`read` may block; under ASGI it must not run on the event loop.
+    #: :meth:`read` may wait on the network or another service: the engine does not call it
+    #: at construction (start-up never waits on it), and under ASGI only through :meth:`aread`.
     blocking: bool = False
+    #: Seconds the engine waits for one read off the event loop before ``on_error`` applies.
+    timeout: float = 2.0
 
     @abc.abstractmethod
     def read(self) -> MaintenanceState | None:
         """The state when maintenance is on, None when off; FlagError when it cannot tell."""
 
     async def aread(self) -> MaintenanceState | None:
-        """Under ASGI: a blocking :meth:`read` runs in a worker thread, others inline."""
-        if self.blocking:
-            return await asyncio.to_thread(self.read)
+        """Under ASGI: :meth:`read` in this source's own thread when ``offload``, else inline."""
+        if self.offload:
+            return await self._in_thread(self.read)
         return self.read()
+
+    @property
+    def offload(self) -> bool:
+        """Under ASGI, run :meth:`read` off the event loop (through :meth:`aread`).
+
+        True for blocking sources, and for files although they are read at construction
+        (a ``stat`` on a hung network mount blocks as well).
+        """
+        return self.blocking
 
     def describe(self) -> str:
         return type(self).__name__
+
+    # -- bounded calls, for subclasses ------------------------------------------------
+
+    #: The helper threads' name is ``maintenance-mode-<_thread_name>`` (for thread dumps).
+    _thread_name = "flag"
+    _flight_slot: _Flight | None = None
+
+    def _flight(self) -> _Flight:
+        """This source's one-call-at-a-time slot (made on first use, whatever ``__init__`` did)."""
+        flight = self._flight_slot
+        if flight is None:
+            with _FLIGHTS_LOCK:
+                flight = self._flight_slot
+                if flight is None:
+                    flight = self._flight_slot = _Flight(f"maintenance-mode-{self._thread_name}")
+        return flight
+
+    def _bounded(self, func: Callable[[], _T]) -> _T:
+        """``func()`` in this source's helper thread, waited for at most ``timeout`` (WSGI)."""
+        return _wait(self, self._flight().thread(self, func))
+
+    async def _in_thread(self, func: Callable[[], _T]) -> _T:
+        """``func()`` in this source's helper thread, awaited for at most ``timeout`` (ASGI)."""
+        return await _await_thread(self, self._flight().thread(self, func))
 
 
 class FileFlag(FlagSource):
@@ -82,10 +240,24 @@ class FileFlag(FlagSource):
     still means ON, with the default details and one warning per change: a torn
     write can never switch maintenance off. A dangling or looping symlink, or a
     parent folder we may not search, raises :class:`FlagError`.
+
+    The engine reads the file once at construction, so the first request is right.
+    Under ASGI each later check runs in a helper thread, waited for at most
+    ``timeout`` seconds: a hung network mount stalls neither the event loop nor
+    more than one thread (later checks fail at once until the ``stat`` returns).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    #: Local and cheap, so not ``blocking``: read at construction (the state is known before
+    #: the first request) and in the request's thread under WSGI. But a ``stat`` on a hung
+    #: network mount blocks, so under ASGI the checks run off the event loop.
+    offload = True
+    _thread_name = "file"
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 2.0) -> None:
+        if not timeout > 0:  # NaN too
+            raise ValueError("flag file timeout must be a positive number of seconds")
         self.path = Path(path).absolute()
+        self.timeout = timeout
         self._key: tuple[int, int, int, int] | None = None
         self._state: MaintenanceState | None = None
 
@@ -217,14 +389,20 @@ class CallableFlag(FlagSource):
     Plug in your own store (a database row, a cache key, an HTTP document). The
     engine calls it at most once per check interval and caches the answer. Any
     other return type (``None``, ``"false"``, ``0``) is an error, never truthiness.
-    Async functions are awaited with ``timeout`` seconds; under ASGI a sync
-    function runs in a worker thread so it cannot block the event loop.
+
+    Every call is waited for at most ``timeout`` seconds, and never more than one
+    runs at a time: while a call that timed out still runs, later checks fail at
+    once (``on_error`` applies). A sync function runs in a helper thread of its own
+    (under ASGI, never the event loop or its default executor). Under ASGI an async
+    function runs as a task that is cancelled at the timeout and then left to end
+    on its own, so one that ignores cancellation cannot stretch the timeout; under
+    WSGI it runs in its own event loop in the helper thread.
     """
 
     def __init__(self, func: Callable[[], Any], *, timeout: float = 2.0) -> None:
         if not callable(func):
             raise TypeError(f"flag callable must be callable, got {type(func).__name__}")
-        if timeout <= 0:
+        if not timeout > 0:  # NaN too
             raise ValueError("callable timeout must be a positive number of seconds")
         self.func = func
         self.timeout = timeout
@@ -232,7 +410,6 @@ class CallableFlag(FlagSource):
             type(func).__call__  # objects with an async __call__
         )
         self.blocking = not self.is_async  # unknown code: keep it off the event loop
-        self._pending: concurrent.futures.Future[object] | None = None
 
     def describe(self) -> str:
         return f"callable {getattr(self.func, '__qualname__', repr(self.func))}"
@@ -257,63 +434,35 @@ class CallableFlag(FlagSource):
         except Exception as exc:
             raise FlagError(f"flag {self.describe()} raised {type(exc).__name__}: {exc}") from exc
 
-    def _call_bounded(self) -> object:
-        """The sync function in a helper thread, waited for at most ``timeout`` seconds.
+    def _call_to_end(self) -> object:
+        """In the helper thread: call; an awaitable result runs in its own event loop."""
+        value = self._call()
+        if not inspect.isawaitable(value):
+            return value
+        awaitable = value
 
-        A thread cannot be cancelled, so a hung call keeps its thread; until it
-        returns, later checks fail at once (on_error applies) instead of piling up.
-        """
-        pending = self._pending
-        if pending is not None and not pending.done():
-            raise FlagError(
-                f"flag {self.describe()} is still running from an earlier check "
-                f"(over {self.timeout}s)"
-            )
-        future: concurrent.futures.Future[object] = concurrent.futures.Future()
+        async def bounded() -> object:  # asks the coroutine to stop at the timeout
+            return await asyncio.wait_for(awaitable, self.timeout)
 
-        def run() -> None:
-            try:
-                future.set_result(self._call())
-            except BaseException as exc:  # handed to the waiting request thread
-                future.set_exception(exc)
-
-        self._pending = future
-        threading.Thread(target=run, name="maintenance-mode-flag", daemon=True).start()
         try:
-            return future.result(timeout=self.timeout)
-        except concurrent.futures.TimeoutError:
-            raise FlagError(f"flag {self.describe()} timed out after {self.timeout}s") from None
+            return asyncio.run(bounded())
+        except TimeoutError:
+            raise _timed_out(self) from None
+        except (FlagError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            raise FlagError(f"flag {self.describe()} raised {type(exc).__name__}: {exc}") from exc
 
     def read(self) -> MaintenanceState | None:
-        """Under WSGI: sync functions run off the request thread with the timeout."""
-        value = self._call() if self.is_async else self._call_bounded()
-        if inspect.isawaitable(value):
-            awaitable = value
-
-            async def bounded() -> object:
-                return await asyncio.wait_for(awaitable, self.timeout)
-
-            try:
-                value = asyncio.run(bounded())
-            except TimeoutError:
-                raise FlagError(f"flag {self.describe()} timed out after {self.timeout}s") from None
-            except FlagError:
-                raise
-            except Exception as exc:
-                raise FlagError(
-                    f"flag {self.describe()} raised {type(exc).__name__}: {exc}"
-                ) from exc
-        return self._check(value)
+        """Under WSGI: the function runs in a helper thread, waited for at most ``timeout``."""
+        return self._check(self._bounded(self._call_to_end))
 
     async def aread(self) -> MaintenanceState | None:
-        try:
-            if self.is_async:
-                value = await asyncio.wait_for(self._acall(), self.timeout)
-            else:
-                value = await asyncio.wait_for(asyncio.to_thread(self._call), self.timeout)
-        except TimeoutError:
-            raise FlagError(f"flag {self.describe()} timed out after {self.timeout}s") from None
-        return self._check(value)
+        """Under ASGI: a task (async) or a helper thread (sync), bounded, one at a time."""
+        if not self.is_async:
+            return self._check(await self._in_thread(self._call_to_end))
+        task = self._flight().task(self, self._acall)
+        return self._check(await _await_task(self, task))
 
     async def _acall(self) -> object:
         value = self._call()

@@ -158,7 +158,7 @@ def test_quiet_prints_nothing(flag_path: Path) -> None:
 def test_usage_mistake_in_a_real_process_is_one_line(flag_path: Path) -> None:
     done = cli("on", "--file", str(flag_path), "--eta", "soon", script=True)
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr.startswith("maintenance on: error: eta: 'soon' is neither")
+    assert done.stderr.startswith("maintenance on: error: argument --eta: 'soon' is neither")
     assert len(done.stderr.splitlines()) == 1
     assert not flag_path.exists()
 

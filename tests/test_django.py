@@ -13,14 +13,10 @@ from typing import Any
 
 import pytest
 
-APPS = Path(__file__).resolve().parent / "apps"
-sys.path.insert(0, str(APPS))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
+from django_setup import APPS, setup_django
+
 os.environ["TEST_DJANGO_DB"] = str(Path(tempfile.mkdtemp(prefix="mm-django-")) / "db.sqlite3")
-
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from asgiref.sync import iscoroutinefunction  # noqa: E402
 from django.conf import settings  # noqa: E402

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,16 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-APPS = Path(__file__).resolve().parent / "apps"
-sys.path.insert(0, str(APPS))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
-os.environ.setdefault(
-    "TEST_DJANGO_DB", str(Path(tempfile.mkdtemp(prefix="mm-admin-")) / "db.sqlite3")
-)
+from django_setup import APPS, PROJECT_ENV, serve_project, setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Permission, User  # noqa: E402
@@ -333,11 +325,7 @@ def test_login_during_maintenance_with_allow_views(users: dict[str, Any], option
 
 # -- end to end: Chromium, gunicorn ------------------------------------------------------------
 
-DJANGO_ENV = {
-    "PYTHONPATH": str(APPS),
-    "DJANGO_SETTINGS_MODULE": "django_project.settings",
-    "MAINTENANCE_CHECK_INTERVAL": "0.5",
-}
+DJANGO_ENV = {**PROJECT_ENV, "MAINTENANCE_CHECK_INTERVAL": "0.5"}
 
 USERS_SCRIPT = """
 from django.contrib.auth.models import Permission, User
@@ -364,16 +352,7 @@ def shop(run_server: Callable[..., Server], flag_path: Path, tmp_path: Path) -> 
             check=False,
         )
         assert done.returncode == 0, done.stderr
-    server = run_server(
-        lambda port: [
-            *(sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}"),
-            "django_project.wsgi:application",
-        ],
-        env=env,
-        cwd=APPS,
-        ready_path="/faq",
-    )
-    return server, flag_path
+    return serve_project(run_server, env), flag_path
 
 
 @pytest.fixture

@@ -16,24 +16,16 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-APPS = Path(__file__).resolve().parent / "apps"
+from django_setup import APPS, PROJECT_ENV, serve_project, setup_django
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-sys.path.insert(0, str(APPS))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
-os.environ.setdefault(
-    "TEST_DJANGO_DB", str(Path(tempfile.mkdtemp(prefix="mm-cmd-")) / "db.sqlite3")
-)
-
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import CommandError, call_command  # noqa: E402
@@ -175,6 +167,28 @@ def test_secret_prints_the_bypass_url_and_stores_only_a_hash(
     assert document(flag_path)["bypass_sha256"] == hashlib.sha256(mine.encode()).hexdigest()
 
 
+def test_url_gives_the_bypass_url_in_full(options: dict[str, Any]) -> None:
+    """The same --url as the maintenance command: the full URL, in the text and the JSON."""
+    options["bypass_path"] = "/let-me-in/"
+    mine = "my-own-token-0123456789-abc"
+    out, _ = run("on", "--secret", mine, "--url", "https://shop.example/")
+    assert f"https://shop.example/let-me-in/{mine}" in out
+    out, _ = run("on", "--secret", mine, "--url", "https://shop.example", "--json")
+    assert json.loads(out)["bypass_url"] == f"https://shop.example/let-me-in/{mine}"
+
+
+def test_wait_on_a_site_address_polls_its_status_path(
+    options: dict[str, Any], free_port: Callable[[], int]
+) -> None:
+    """A bare site address means the project's status_path (nothing listens: the wait fails)."""
+    options["status_path"] = "/ops/maintenance-status"
+    site = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(CommandError) as raised:
+        run("on", "--wait", site, "--timeout", "1", "--settle", "0.5")
+    assert raised.value.returncode == 1
+    assert f"{site}/ops/maintenance-status did not serve the new state" in str(raised.value)
+
+
 def test_a_list_flag_drives_its_first_writable_entry(
     options: dict[str, Any], flag_path: Path
 ) -> None:
@@ -200,7 +214,7 @@ ERRORS = [
     pytest.param({}, ("update", "  "), {}, 2, "the update is empty", id="empty update"),
     pytest.param({}, ("schedule", "--start", "1d"), {}, 2, "--start and --end", id="no end"),
     pytest.param(
-        {}, ("schedule", "--clear", "--start", "1d"), {}, 2, "give it without", id="clear+start"
+        {}, ("schedule", "--clear", "--start", "1d"), {}, 2, "it takes no --start", id="clear+start"
     ),
     pytest.param(
         {}, ("schedule", "--start", "1d", "--end", "2h", "--tz", "Mars/Base"), {}, 2,
@@ -209,6 +223,9 @@ ERRORS = [
     pytest.param({}, ("off", "--wait", "ftp://x"), {}, 2, "argument --wait", id="wait url"),
     pytest.param({}, ("off",), {"wait": "localhost:8000"}, 2, "not an http", id="wait kwarg"),
     pytest.param({}, ("off", "--timeout", "0"), {}, 2, "argument --timeout", id="timeout"),
+    pytest.param({}, ("on", "--json", "-q"), {}, 2, "do not go together", id="json+quiet"),
+    pytest.param({}, ("off", "--settle", "5"), {}, 2, "--settle goes with --wait", id="settle"),
+    pytest.param({}, ("on", "--url", "https://shop.example"), {}, 2, "add --secret", id="url"),
     pytest.param({}, ("frobnicate",), {}, 1, "invalid choice: 'frobnicate'", id="unknown verb"),
     pytest.param(
         {"flag": "env:MAINTENANCE_SWITCH"}, ("on",), {}, 2,
@@ -291,21 +308,20 @@ def test_docs_have_call_command_examples() -> None:
 # -- manage.py, a real process -----------------------------------------------------------------
 
 
+def manage_env(flag: Path | str, **extra: str) -> dict[str, str]:
+    """This process's environment for ``manage.py`` on ``flag`` (no DJANGO_COLORS of ours)."""
+    env = {**os.environ, **PROJECT_ENV, "TEST_DJANGO_FLAG": str(flag), **extra}
+    env.pop("DJANGO_COLORS", None)
+    return env
+
+
 def manage(
     *argv: str, flag: Path | str, cwd: Path = APPS, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TEST_DJANGO_FLAG": str(flag),
-        "PYTHONPATH": str(APPS),
-        "DJANGO_SETTINGS_MODULE": "django_project.settings",
-        **(extra or {}),
-    }
-    env.pop("DJANGO_COLORS", None)
     return subprocess.run(
         [sys.executable, str(APPS / "manage.py"), "maintenance", *argv],
         cwd=cwd,
-        env=env,
+        env=manage_env(flag, **(extra or {})),
         capture_output=True,
         text=True,
         timeout=120,
@@ -318,18 +334,10 @@ def on_a_terminal(*argv: str, flag: Path) -> str:
     import pty
 
     leader, follower = pty.openpty()
-    env = {
-        **os.environ,
-        "TEST_DJANGO_FLAG": str(flag),
-        "PYTHONPATH": str(APPS),
-        "DJANGO_SETTINGS_MODULE": "django_project.settings",
-        "TERM": "xterm",
-    }
-    env.pop("DJANGO_COLORS", None)
     with subprocess.Popen(
         [sys.executable, str(APPS / "manage.py"), "maintenance", *argv],
         cwd=APPS,
-        env=env,
+        env=manage_env(flag, TERM="xterm"),
         stdout=follower,
         stderr=subprocess.PIPE,
     ) as proc:
@@ -457,19 +465,9 @@ def test_command_drives_a_redis_flag_that_a_running_app_follows(
     env = {
         "TEST_DJANGO_FLAG": url,
         "MAINTENANCE_CHECK_INTERVAL": "0.5",
-        "PYTHONPATH": str(APPS),
-        "DJANGO_SETTINGS_MODULE": "django_project.settings",
         "TEST_DJANGO_DB": str(tmp_path / "db.sqlite3"),
     }
-    server = run_server(
-        lambda port: [
-            *(sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}"),
-            "django_project.wsgi:application",
-        ],
-        env=env,
-        cwd=APPS,
-        ready_path="/faq",
-    )
+    server = serve_project(run_server, env)
     assert set(server.statuses("/checkout", requests=10)) == {200}
     status_url = f"{server.base}/__maintenance__/status"
 
@@ -535,3 +533,15 @@ def test_the_command_refreshes_the_static_export(options: dict[str, Any], tmp_pa
     run("off")
     status = json.loads((out / "current" / "status.json").read_text())
     assert status["status"]["indicator"] == "none"
+
+
+def test_a_secret_made_for_you_is_refused_when_nothing_would_show_it(
+    options: dict[str, Any], flag_path: Path
+) -> None:
+    for quiet in (("--quiet",), ("-v", "0")):
+        with pytest.raises(CommandError, match="would hide the secret") as caught:
+            run("on", "--secret", *quiet)
+        assert caught.value.returncode == 2
+    assert not flag_path.exists()
+    out, _ = run("on", "--secret", "-v", "0", "--json")  # --json shows it
+    assert json.loads(out)["secret"]

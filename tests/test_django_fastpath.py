@@ -11,26 +11,15 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-APPS = Path(__file__).resolve().parent / "apps"
-if str(APPS) not in sys.path:
-    sys.path.insert(0, str(APPS))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
-os.environ.setdefault(
-    "TEST_DJANGO_DB", str(Path(tempfile.mkdtemp(prefix="mm-django-")) / "db.sqlite3")
-)
+from django_setup import setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from django.conf import settings  # noqa: E402
 from django.conf.urls.i18n import i18n_patterns  # noqa: E402

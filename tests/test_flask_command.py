@@ -422,7 +422,7 @@ def test_update_schedule_clear_and_purge(flag_path: Path) -> None:
 def test_quiet_prints_nothing(flag_path: Path) -> None:
     app = make_app(str(flag_path))
     for args in (
-        ("on", "--reason", REASON, "--secret", "--quiet"),
+        ("on", "--reason", REASON, "--secret", "a-long-enough-token-of-our-own-42", "--quiet"),
         ("update", "note", "--quiet"),
         ("schedule", "--start", "3d", "--end", "2h", "--quiet"),
         ("status", "--quiet"),

@@ -11,26 +11,15 @@ backend and the test project's settings (tests/apps/django_project).
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-APPS = Path(__file__).resolve().parent / "apps"
-if str(APPS) not in sys.path:
-    sys.path.insert(0, str(APPS))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
-os.environ.setdefault(
-    "TEST_DJANGO_DB", str(Path(tempfile.mkdtemp(prefix="mm-django-")) / "db.sqlite3")
-)
+from django_setup import setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402

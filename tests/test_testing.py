@@ -504,6 +504,26 @@ def test_make_window_refuses_an_end_before_the_start() -> None:
         make_window(start=start, end=start - timedelta(hours=1))
 
 
+@pytest.mark.parametrize(
+    ("end", "error", "message"),
+    [
+        pytest.param("soon", ValueError, "end: 'soon' is neither", id="bad text"),
+        pytest.param(
+            datetime(2030, 1, 1), ValueError, "end 2030-01-01T00:00:00 has no", id="naive"
+        ),
+        pytest.param(5, TypeError, "end got int", id="type"),
+        pytest.param("2h", ValueError, "invalid window: timezone: 'Mars/Base'", id="zone"),
+    ],
+)
+def test_make_window_names_what_is_wrong(end: object, error: type[Exception], message: str) -> None:
+    """The end is read as override()'s eta is (from the start), and its mistakes say so."""
+    timezone = "Mars/Base" if end == "2h" else "UTC"
+    with pytest.raises(error, match=re.escape(message)) as info:
+        make_window(start="1h", end=end, timezone=timezone)  # type: ignore[arg-type]
+    assert str(info.value).startswith("maintenance_mode.testing: ")
+    assert "Value error" not in str(info.value)
+
+
 # -- the controller (what the fixture yields) -----------------------------------------------
 
 

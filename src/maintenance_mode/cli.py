@@ -15,20 +15,15 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
 
-from . import __version__, control
-from .control import Change, ControlError, InvalidChange, parse_eta, parse_when
+from . import __version__, _verbs, control
+from .control import ControlError, InvalidChange, parse_eta, parse_when
 
 __all__ = ["main", "parse_eta", "parse_when"]
 
-#: Where the app serves its status document and bypass URLs by default
-#: (the ``status_path`` and ``bypass_path`` options).
-STATUS_PATH = "/__maintenance__/status"
-BYPASS_PATH = "/__maintenance__/"
 #: ``export.PROXY_SERVERS``, here so that building the parser does not import the renderer.
 PROXIES = ("nginx", "caddy", "apache", "haproxy")
 
@@ -41,32 +36,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # -- argument types --------------------------------------------------------------------------
-
-
-def _http_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
-    return text
-
-
-def _status_url(text: str) -> str:
-    """``--wait``: the status document's URL; a bare site address gets its default path."""
-    url = _http_url(text)
-    parts = urlsplit(url)
-    if parts.path in ("", "/") and not parts.query:
-        return f"{parts.scheme}://{parts.netloc}{STATUS_PATH}"
-    return url
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 < s <= 86400)")
-    return value
 
 
 def _port(text: str) -> int:
@@ -82,100 +51,41 @@ def _port(text: str) -> int:
 # -- the verbs -------------------------------------------------------------------------------
 
 
-def _on(args: argparse.Namespace, where: control.Store) -> Change:
-    return control.on(
-        where,
-        reason=args.reason,
-        message=args.message,
-        eta=args.eta,
-        kind=args.kind,
-        expires=args.expires,
-        allow=args.allow or (),
-        secret=args.secret,
-    )
-
-
-def _update(args: argparse.Namespace, where: control.Store) -> Change:
-    return control.update(where, args.text, eta=args.eta)
-
-
-def _off(args: argparse.Namespace, where: control.Store) -> Change:
-    return control.off(where, purge=args.purge)
-
-
-def _schedule(args: argparse.Namespace, where: control.Store) -> Change:
-    if args.clear:
-        return control.clear_schedule(where)
-    return control.schedule(
-        where,
-        start=args.start,
-        end=args.end,
-        timezone=args.tz,
-        kind=args.kind or "planned",
-        reason=args.reason,
-        message=args.message,
-        affected=args.affected or (),
-        unaffected=args.unaffected or (),
-        announce=args.announce,
-        auto_end=args.auto_end,
-    )
-
-
-def _bypass_base(args: argparse.Namespace) -> str:
-    """Where a bypass secret is opened: ``--url``, else ``--wait``'s origin, else a bare path."""
-    base = getattr(args, "url", None)
-    if base is None and getattr(args, "wait", None):
-        parts = urlsplit(args.wait)
-        base = f"{parts.scheme}://{parts.netloc}"
-    return (base or "").rstrip("/") + BYPASS_PATH
-
-
-def _print_change(args: argparse.Namespace, change: Change) -> None:
+def _change(args: argparse.Namespace, where: control.Store) -> int:
+    """Run a verb that writes: call control, print the result, then ``--wait`` for the app."""
     from ._text import change_lines
 
+    change = _verbs.make_change(args.command, where, vars(args))
     if not args.quiet:
         for warning in change.warnings:
             print(f"{args.top}: warning: {warning}", file=sys.stderr)
+    bypass = _verbs.bypass_base(vars(args), _verbs.BYPASS_PATH)
     if args.json:
-        out = change.to_json()
-        if change.secret is not None:
-            out["bypass_url"] = _bypass_base(args) + change.secret
-        print(json.dumps(out, indent=2))
+        print(_verbs.change_json(change, bypass))
     elif not args.quiet:
-        print("\n".join(change_lines(change, bypass_path=_bypass_base(args))))
+        print("\n".join(change_lines(change, bypass_path=bypass)))
+    if args.export is not None:
+        from .export import export
 
-
-def _change(
-    verb: Callable[[argparse.Namespace, control.Store], Change],
-) -> Callable[[argparse.Namespace, control.Store], int]:
-    """Run a verb that writes: call control, print the result, then ``--wait`` for the app."""
-
-    def run(args: argparse.Namespace, where: control.Store) -> int:
-        change = verb(args, where)
-        _print_change(args, change)
-        if args.export is not None:
-            from .export import export
-
-            try:
-                result = export(args.export, flag=change.status)
-            except ControlError as exc:
-                print(f"{args.prog}: the change is written, but {exc}", file=sys.stderr)
-                return 1
-            for warning in result.warnings:
-                print(f"{args.top}: warning: {warning}", file=sys.stderr)
-        if args.wait is None:
-            return 0
-        sys.stdout.flush()
         try:
-            control.wait(args.wait, change, timeout=args.timeout, settle=args.settle)
+            result = export(args.export, flag=change.status)
         except ControlError as exc:
             print(f"{args.prog}: the change is written, but {exc}", file=sys.stderr)
             return 1
-        if not (args.quiet or args.json):
-            print(f"The app at {args.wait} serves the new state.")
+        for warning in result.warnings:
+            print(f"{args.top}: warning: {warning}", file=sys.stderr)
+    if args.wait is None:
         return 0
-
-    return run
+    url = _verbs.status_url(args.wait, _verbs.STATUS_PATH)
+    sys.stdout.flush()
+    try:
+        _verbs.wait_for(url, change, vars(args))
+    except ControlError as exc:
+        print(f"{args.prog}: the change is written, but {exc}", file=sys.stderr)
+        return 1
+    if not (args.quiet or args.json):
+        print(f"The app at {url} serves the new state.")
+    return 0
 
 
 def _status(args: argparse.Namespace, where: control.Store) -> int:
@@ -280,44 +190,6 @@ def build_parser(prog: str = "maintenance") -> argparse.ArgumentParser:
         metavar="KEY",
         help="the Redis key (default: $MAINTENANCE_REDIS_KEY, else maintenance_mode:state)",
     )
-    output = _Parser(add_help=False)
-    output.add_argument(
-        "--json", action="store_true", help="print the resulting state as JSON on stdout"
-    )
-    output.add_argument(
-        "--quiet", "-q", action="store_true", help="print nothing on success (errors still do)"
-    )
-    waiting = _Parser(add_help=False)
-    waiting.add_argument(
-        "--wait",
-        type=_status_url,
-        metavar="URL",
-        help="after writing, poll the app's status document at URL (a site address means "
-        f"its {STATUS_PATH}) until it serves the new state",
-    )
-    waiting.add_argument(
-        "--timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="give up waiting after this long, with exit code 1 (default: 60)",
-    )
-    waiting.add_argument(
-        "--settle",
-        type=_seconds,
-        metavar="SECONDS",
-        help="how long every answer must show the new state; keep it above the app's "
-        "check_interval (default: 2)",
-    )
-
-    waiting.add_argument(
-        "--export",
-        type=Path,
-        metavar="DIR",
-        default=os.environ.get("MAINTENANCE_EXPORT_DIR") or None,
-        help="after writing, refresh the static export in DIR for the reverse proxy "
-        "(default: $MAINTENANCE_EXPORT_DIR; see 'maintenance export')",
-    )
-
     parser = _Parser(
         prog=prog,
         description="Switch maintenance mode on and off for apps wrapped by maintenance-mode.",
@@ -325,131 +197,14 @@ def build_parser(prog: str = "maintenance") -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    writes = [target, output, waiting]
-
-    on = sub.add_parser(
-        "on",
-        parents=writes,
-        help="turn maintenance on, or update its details while on (no gap)",
-        description="Turn maintenance on (or change the details of a running maintenance).",
-    )
-    on.add_argument("--reason", help="what is happening and why, shown on the page")
-    on.add_argument("--message", help="a further sentence for visitors")
-    on.add_argument(
-        "--eta",
-        metavar="WHEN",
-        help="expected end: a duration (2h, 90m), an ISO 8601 time with offset, "
-        "or a range of either (2h..4h)",
-    )
-    on.add_argument("--kind", choices=["planned", "unplanned"], help="planned work or an incident")
-    on.add_argument(
-        "--expires",
-        metavar="WHEN",
-        help="switch off by itself after this long (2h) or at this time, in case the deploy "
-        "never does",
-    )
-    on.add_argument(
-        "--allow",
-        action="append",
-        metavar="PATH",
-        help="an extra path that keeps working (repeatable), e.g. /status or /docs/",
-    )
-    on.add_argument(
-        "--secret",
-        nargs="?",
-        const=True,
-        metavar="TOKEN",
-        help="a bypass secret for this maintenance only (made for you when no TOKEN is given); "
-        "prints the bypass URL once, stores only its hash",
-    )
-    on.add_argument(
-        "--url",
-        type=_http_url,
-        metavar="BASE",
-        help="the site's address, to print --secret's bypass URL in full",
-    )
-    on.set_defaults(run=_change(_on))
-
-    update = sub.add_parser(
-        "update",
-        parents=writes,
-        help="add a timestamped progress note (and optionally a new ETA) while on",
-        description="Add a progress update to the running maintenance, with no gap.",
-    )
-    update.add_argument("text", help="the update, e.g. 'Database migrated; restarting'")
-    update.add_argument("--eta", metavar="WHEN", help="a new expected end")
-    update.set_defaults(run=_change(_update))
-
-    schedule = sub.add_parser(
-        "schedule",
-        parents=writes,
-        help="plan a maintenance window (announced ahead, starts by itself)",
-        description="Add a planned window. The site stays up, with a banner from the "
-        "announcement time, until the window starts; it then switches on by itself. It ends "
-        "with 'maintenance off' (or at the end with --auto-end).",
-    )
-    schedule.add_argument(
-        "--start", metavar="WHEN", help="a duration from now (2d), or an ISO time (read in --tz)"
-    )
-    schedule.add_argument(
-        "--end",
-        metavar="WHEN",
-        help="an ISO time, a duration from the start (4h), or a range of either (3h..5h)",
-    )
-    schedule.add_argument(
-        "--tz", default="UTC", metavar="TZ", help="IANA zone for times and the banner"
-    )
-    schedule.add_argument("--reason", help="what will happen and why")
-    schedule.add_argument("--message", help="a further sentence for visitors")
-    schedule.add_argument("--kind", choices=["planned", "unplanned"], help="default: planned")
-    schedule.add_argument(
-        "--affected", action="append", metavar="PART", help="what will be down (repeatable)"
-    )
-    schedule.add_argument(
-        "--unaffected", action="append", metavar="PART", help="what keeps working (repeatable)"
-    )
-    schedule.add_argument(
-        "--announce",
-        metavar="DURATION",
-        help="show the banner this long before the start (default: 48h)",
-    )
-    schedule.add_argument(
-        "--auto-end", action="store_true", help="switch off by itself at the (latest) end"
-    )
-    schedule.add_argument(
-        "--clear", action="store_true", help="remove every window that has not started"
-    )
-    schedule.set_defaults(run=_change(_schedule))
-
-    off = sub.add_parser(
-        "off",
-        parents=writes,
-        help="turn maintenance off (the document records the end; upcoming windows stay)",
-        description="Turn maintenance off. The document records the end; windows that have "
-        "not started are kept.",
-    )
-    off.add_argument(
-        "--purge", action="store_true", help="delete the document instead, windows and all"
-    )
-    off.set_defaults(run=_change(_off))
-
-    status = sub.add_parser(
-        "status",
-        parents=[target, output],
-        help="show whether maintenance is on (--check: answer with the exit code)",
-        description="Show whether maintenance is on, with its details and the windows ahead.",
-    )
-    status.add_argument(
-        "--check",
-        action="store_true",
-        help="print nothing; exit 0 if maintenance is on (a window in force counts), "
-        "1 if off, 2 on an error",
-    )
-    status.set_defaults(run=_status)
+    verbs = _verbs.add_verbs(sub, prog=prog, target=target)
+    for name in _verbs.WRITES:
+        verbs[name].set_defaults(run=_change)
+    verbs["status"].set_defaults(run=_status)
 
     exporting = sub.add_parser(
         "export",
-        parents=[target, output],
+        parents=[target, _Parser(add_help=False, parents=[_verbs.output_options()])],
         help="write the static page for the reverse proxy (--proxy: print its configuration)",
         description="Write the maintenance response for the current state into DIR (the page "
         "in every language, problem+json, text, the status document), for a reverse proxy "
@@ -521,27 +276,9 @@ def build_parser(prog: str = "maintenance") -> argparse.ArgumentParser:
 
 def _check(args: argparse.Namespace) -> None:
     """Combinations argparse cannot express: each is a usage error, never silently ignored."""
-    fail = args.parser.error
-    if getattr(args, "json", False) and getattr(args, "quiet", False):
-        fail("--json and --quiet do not go together; --json prints the state, --quiet nothing")
-    if getattr(args, "check", False) and (args.json or args.quiet):
-        fail("--check prints nothing already; drop --json/--quiet")
-    if getattr(args, "wait", None) is None:
-        for name in ("timeout", "settle"):
-            if getattr(args, name, None) is not None:
-                fail(f"--{name} goes with --wait URL")
-    else:
-        args.timeout = 60.0 if args.timeout is None else args.timeout
-        args.settle = 2.0 if args.settle is None else args.settle
-    if getattr(args, "secret", None) is True and args.quiet:
-        fail("--quiet would hide the secret made for you; drop --quiet, add --json, or give TOKEN")
-    if getattr(args, "url", None) is not None and args.secret is None:
-        fail("--url gives the address for the bypass URL of --secret; add --secret")
-    if args.command == "schedule":
-        if args.clear and (args.start is not None or args.end is not None):
-            fail("--clear removes the windows ahead; it takes no --start or --end")
-        if not args.clear and (args.start is None or args.end is None):
-            fail("--start and --end are required (or --clear)")
+    problem = _verbs.usage_problem(args.command, vars(args))
+    if problem is not None:
+        args.parser.error(problem)
 
 
 def _store(args: argparse.Namespace) -> control.Store:

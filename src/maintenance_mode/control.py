@@ -50,6 +50,7 @@ from .state import (
     Window,
     dump_state,
     load_state,
+    one_line,
     write_state_atomic,
 )
 
@@ -620,11 +621,7 @@ def _validated(data: dict[str, Any]) -> MaintenanceState:
     try:
         return MaintenanceState.model_validate(data)
     except ValidationError as exc:
-        msg = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise InvalidChange(f"invalid details: {msg}") from None
+        raise InvalidChange(f"invalid details: {one_line(exc)}") from None
     except (OverflowError, ValueError) as exc:
         raise InvalidChange(f"invalid details: {exc}") from None
 

@@ -31,8 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Final, Literal, Unpack
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 try:
     import click
@@ -58,7 +57,6 @@ _CV_REQUEST: Any = getattr(flask.globals, "_cv_request", None)
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
 
-    from .control import Change
 
 __all__ = ["CONFIG_KEY", "EXTENSION_KEY", "MaintenanceMode", "maintenance_exempt"]
 
@@ -383,11 +381,17 @@ def _errors() -> Iterator[None]:
 
 def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--wait`` and ``--url``: an http(s) address, checked before anything is written."""
-    if value is not None:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
-    return value
+    from ._verbs import http_url
+
+    try:
+        return None if value is None else http_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _secret(ctx: click.Context, param: click.Parameter, value: str | None) -> str | bool | None:
+    """``--secret`` alone means "make one for me" (control's ``secret=True``)."""
+    return True if value == "" else value
 
 
 _Verbish = Callable[..., None]
@@ -400,12 +404,14 @@ def _output(verb: _Verbish) -> _Verbish:
         "--quiet", "-q", is_flag=True, help="Print nothing on success (errors still do)."
     )(verb)
     return click.option(
-        "--json", "as_json", is_flag=True, help="Print the resulting state as JSON on stdout."
+        "--json", is_flag=True, help="Print the resulting state as JSON on stdout."
     )(verb)
 
 
-def _waiting(verb: _Verbish) -> _Verbish:
-    """``--wait URL``, ``--timeout`` and ``--settle``, on the verbs that write."""
+def _writes(verb: _Verbish) -> _Verbish:
+    """``--wait URL``, ``--timeout`` and ``--settle`` (then ``--json``, ``--quiet``), on the
+    verbs that write."""
+    verb = _output(verb)
     verb = click.option(
         "--settle",
         type=_SECONDS,
@@ -428,84 +434,49 @@ def _waiting(verb: _Verbish) -> _Verbish:
     )(verb)
 
 
-def _check_output(as_json: bool, quiet: bool) -> None:
-    if as_json and quiet:
-        raise _Invalid(
-            "--json and --quiet do not go together; --json prints the state, --quiet nothing"
-        )
+def _usage(verb: str, options: Mapping[str, Any]) -> None:
+    from ._verbs import usage_problem
+
+    problem = usage_problem(verb, options)
+    if problem is not None:
+        raise _Invalid(problem)
 
 
-def _status_url(engine: Maintenance, url: str) -> str:
-    """``--wait``'s URL; a bare site address gets the app's own ``status_path``."""
-    parts = urlsplit(url)
-    if parts.path not in ("", "/") or parts.query:
-        return url
-    if engine.settings.status_path is None:
-        raise _Invalid(
-            "this app serves no status document (its status_path is None) for --wait; "
-            "set status_path, or give the full URL of one"
-        )
-    return f"{parts.scheme}://{parts.netloc}{engine.settings.status_path}"
-
-
-def _apply(
-    make: Callable[[Any], Change],
-    *,
-    as_json: bool,
-    quiet: bool,
-    wait: str | None,
-    timeout: float | None,
-    settle: float | None,
-    url: str | None = None,
-) -> None:
+def _apply(verb: str, options: Mapping[str, Any]) -> None:
     """Check the options, make the change on the app's flag, print it, then ``--wait``."""
-    from . import control
     from ._text import change_lines
+    from ._verbs import bypass_base, change_json, make_change, status_url, wait_for
+    from .control import ControlError
 
-    _check_output(as_json, quiet)
-    if wait is None:
-        for name, value in (("timeout", timeout), ("settle", settle)):
-            if value is not None:
-                raise _Invalid(f"--{name} goes with --wait URL")
+    _usage(verb, options)
     engine = _engine()
-    status_url = _status_url(engine, wait) if wait is not None else None
+    wait: str | None = options["wait"]
     with _errors():
-        change = make(_flag(engine))
-    # Where a bypass secret is opened: --url, else --wait's site, else the bare path.
-    site = url or (f"{urlsplit(wait).scheme}://{urlsplit(wait).netloc}" if wait else "")
-    bypass = site.rstrip("/") + engine.settings.bypass_path
+        if wait is not None:
+            wait = status_url(wait, engine.settings.status_path)
+        change = make_change(verb, _flag(engine), options)
+    bypass = bypass_base(options, engine.settings.bypass_path)
+    quiet = options["quiet"]
     if not quiet:
         for warning in change.warnings:
             click.echo(f"Warning: {warning}", err=True)
-    if as_json:
-        out = change.to_json()
-        if change.secret is not None:
-            out["bypass_url"] = bypass + change.secret
-        click.echo(json.dumps(out, indent=2))
+    if options["json"]:
+        click.echo(change_json(change, bypass))
     elif not quiet:
         click.echo("\n".join(change_lines(change, bypass_path=bypass)))
-    if engine.settings.export_dir is not None:  # keep the reverse proxy's copy in step
-        from .export import after_change
+    try:
+        if engine.settings.export_dir is not None:  # keep the reverse proxy's copy in step
+            from .export import after_change
 
-        try:
             for warning in after_change(engine.settings, change):
                 if not quiet:
                     click.echo(f"Warning: {warning}", err=True)
-        except control.ControlError as exc:
-            raise _Failed(f"the change is written, but {exc}") from None
-    if status_url is None:
-        return
-    try:
-        control.wait(
-            status_url,
-            change,
-            timeout=60.0 if timeout is None else timeout,
-            settle=2.0 if settle is None else settle,
-        )
-    except control.ControlError as exc:
+        if wait is not None:
+            wait_for(wait, change, options)
+    except ControlError as exc:
         raise _Failed(f"the change is written, but {exc}") from None
-    if not (quiet or as_json):
-        click.echo(f"The app at {status_url} serves the new state.")
+    if wait is not None and not (quiet or options["json"]):
+        click.echo(f"The app at {wait} serves the new state.")
 
 
 _KINDS = click.Choice(["planned", "unplanned"])
@@ -538,6 +509,7 @@ _KINDS = click.Choice(["planned", "unplanned"])
     is_flag=False,
     flag_value="",
     default=None,
+    callback=_secret,
     metavar="[TOKEN]",
     help="A bypass secret for this maintenance only (made for you when no TOKEN is given); "
     "prints the bypass URL once, stores only its hash.",
@@ -548,51 +520,19 @@ _KINDS = click.Choice(["planned", "unplanned"])
     callback=_http_url,
     help="The site's address, to print --secret's bypass URL in full.",
 )
-@_waiting
-@_output
-def _on(
-    reason: str | None,
-    message: str | None,
-    eta: str | None,
-    kind: Literal["planned", "unplanned"] | None,
-    expires: str | None,
-    allow: tuple[str, ...],
-    secret: str | None,
-    url: str | None,
-    **shared: Any,
-) -> None:
+@_writes
+def _on(**options: Any) -> None:
     """Turn maintenance on, or change the details of the running one (no gap)."""
-    from . import control
-
-    if url is not None and secret is None:
-        raise _Invalid("--url gives the address for the bypass URL of --secret; add --secret")
-    token: str | bool | None = True if secret == "" else secret
-    _apply(
-        lambda flag: control.on(
-            flag,
-            reason=reason,
-            message=message,
-            eta=eta,
-            kind=kind,
-            expires=expires,
-            allow=allow,
-            secret=token,
-        ),
-        url=url,
-        **shared,
-    )
+    _apply("on", options)
 
 
 @maintenance_command.command("update", short_help="Add a progress note while on.")
 @click.argument("text")
 @click.option("--eta", metavar="WHEN", help="A new expected end (replaces the old one).")
-@_waiting
-@_output
-def _update(text: str, eta: str | None, **shared: Any) -> None:
+@_writes
+def _update(**options: Any) -> None:
     """Add a timestamped progress note (TEXT) to the running maintenance, with no gap."""
-    from . import control
-
-    _apply(lambda flag: control.update(flag, text, eta=eta), **shared)
+    _apply("update", options)
 
 
 @maintenance_command.command("schedule", short_help="Plan a maintenance window.")
@@ -625,63 +565,22 @@ def _update(text: str, eta: str | None, **shared: Any) -> None:
 )
 @click.option("--auto-end", is_flag=True, help="Switch off by itself at the (latest) end.")
 @click.option("--clear", is_flag=True, help="Remove every window that has not started.")
-@_waiting
-@_output
-def _schedule(
-    start: str | None,
-    end: str | None,
-    tz: str,
-    reason: str | None,
-    message: str | None,
-    kind: Literal["planned", "unplanned"],
-    affected: tuple[str, ...],
-    unaffected: tuple[str, ...],
-    announce: str | None,
-    auto_end: bool,
-    clear: bool,
-    **shared: Any,
-) -> None:
+@_writes
+def _schedule(**options: Any) -> None:
     """Plan a window: the site stays up, with a banner from the announcement time, until
     the window starts; it then switches on by itself. It ends with 'flask maintenance off'
     (or at its end with --auto-end).
     """
-    from . import control
-
-    if clear:
-        if start is not None or end is not None:
-            raise _Invalid("--clear removes the windows ahead; it takes no --start or --end")
-        _apply(control.clear_schedule, **shared)
-        return
-    if start is None or end is None:
-        raise _Invalid("--start and --end are required (or --clear)")
-    _apply(
-        lambda flag: control.schedule(
-            flag,
-            start=start,
-            end=end,
-            timezone=tz,
-            kind=kind,
-            reason=reason,
-            message=message,
-            affected=affected,
-            unaffected=unaffected,
-            announce=announce,
-            auto_end=auto_end,
-        ),
-        **shared,
-    )
+    _apply("schedule", options)
 
 
 @maintenance_command.command("off", short_help="Turn maintenance off.")
 @click.option("--purge", is_flag=True, help="Delete the document instead, windows and all.")
-@_waiting
-@_output
-def _off(purge: bool, **shared: Any) -> None:
+@_writes
+def _off(**options: Any) -> None:
     """Turn maintenance off. The document records the end; windows that have not started
     are kept."""
-    from . import control
-
-    _apply(lambda flag: control.off(flag, purge=purge), **shared)
+    _apply("off", options)
 
 
 @maintenance_command.command("status", short_help="Show whether maintenance is on.")
@@ -692,15 +591,13 @@ def _off(purge: bool, **shared: Any) -> None:
     "1 if off, 2 on an error.",
 )
 @_output
-def _status(check: bool, as_json: bool, quiet: bool) -> None:
+def _status(**options: Any) -> None:
     """Show whether maintenance is on, with its details and the windows ahead."""
     from . import control
     from ._text import status_lines
 
-    _check_output(as_json, quiet)
-    if check:
-        if as_json or quiet:
-            raise _Invalid("--check prints nothing already; drop --json/--quiet")
+    _usage("status", options)
+    if options["check"]:
         try:
             found = control.status(_flag(_engine()))
         except (control.ControlError, click.ClickException):
@@ -708,7 +605,7 @@ def _status(check: bool, as_json: bool, quiet: bool) -> None:
         raise click.exceptions.Exit(0 if found.on else 1)
     with _errors():
         found = control.status(_flag(_engine()))
-    if as_json:
+    if options["json"]:
         click.echo(json.dumps(found.to_json(), indent=2))
-    elif not quiet:
+    elif not options["quiet"]:
         click.echo("\n".join(status_lines(found)))

@@ -247,15 +247,15 @@ class StateFileError(ValueError):
     """The flag file exists but its content is not a valid state document."""
 
 
-def one_line(error: ValidationError) -> str:
+def one_line(error: ValidationError, *, whole: str = "document") -> str:
     """A validation error of a document as one line: ``field.path: message; ...``.
 
     Without pydantic's union tags and "Value error, " prefixes, so the CLI and the
-    flag file's warning read alike.
+    flag file's warning read alike. ``whole`` names an error of the model itself.
     """
     parts = []
     for err in error.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"] if p not in _UNION_TAGS) or "document"
+        loc = ".".join(str(p) for p in err["loc"] if p not in _UNION_TAGS) or whole
         parts.append(f"{loc}: {str(err['msg']).removeprefix('Value error, ')}")
     return "; ".join(parts)
 

@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from . import core
 from .control import ETA, When, parse_eta, parse_when
-from .state import ETARange, MaintenanceState, Window
+from .state import ETARange, MaintenanceState, Window, one_line
 
 __all__ = ["Controller", "Kind", "Override", "make_window", "override"]
 
@@ -105,21 +105,22 @@ def _aware(value: datetime, what: str) -> datetime:
     return value
 
 
-def _eta(value: ETA, now: datetime) -> datetime | ETARange:
-    """An ETA as the control API takes it; a datetime in the past is allowed (the overrun copy)."""
+def _eta(value: ETA, now: datetime, what: str = "eta") -> datetime | ETARange:
+    """An ETA (or a window's end) as the control API takes it, durations counted from ``now``;
+    a datetime in the past is allowed (the overrun copy)."""
     if isinstance(value, str):
         try:
             return parse_eta(value, now=now)
         except ValueError as exc:
-            raise _fail(f"eta: {exc}") from None
+            raise _fail(f"{what}: {exc}") from None
     if isinstance(value, timedelta):
         return now + value
     if isinstance(value, datetime):
-        return _aware(value, "eta")
+        return _aware(value, what)
     if isinstance(value, ETARange):
         return value
     raise TypeError(
-        f"maintenance_mode.testing: eta got {type(value).__name__}; give a datetime, an "
+        f"maintenance_mode.testing: {what} got {type(value).__name__}; give a datetime, an "
         "ETARange, a timedelta from now or text such as '2h' or '2h..4h'"
     )
 
@@ -128,11 +129,7 @@ def _state(data: dict[str, Any]) -> MaintenanceState:
     try:
         return MaintenanceState.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or 'document'}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        )
-        raise _fail(f"invalid details: {problems}") from None
+        raise _fail(f"invalid details: {one_line(exc)}") from None
 
 
 def make_window(
@@ -167,12 +164,7 @@ def make_window(
                 "a timedelta from now or text such as '2h'"
             )
         begin = _aware(start, "start")
-        if isinstance(end, str):
-            finish: datetime | ETARange = parse_eta(end, now=begin)
-        elif isinstance(end, timedelta):
-            finish = begin + end
-        else:
-            finish = _aware(end, "end") if isinstance(end, datetime) else end
+        finish = _eta(end, begin, "end")
     except ValueError as exc:
         raise _fail(str(exc).removeprefix("maintenance_mode.testing: ")) from None
     try:
@@ -189,11 +181,7 @@ def make_window(
             auto_end=auto_end,
         )
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'window'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise _fail(f"invalid window: {problems}") from None
+        raise _fail(f"invalid window: {one_line(exc, whole='window')}") from None
 
 
 class _Spec:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -29,7 +29,17 @@ from django.core.management.base import (
 
 from maintenance_mode import control
 from maintenance_mode._text import change_lines, status_lines
+from maintenance_mode._verbs import (
+    add_verbs,
+    bypass_base,
+    change_json,
+    make_change,
+    status_url,
+    usage_problem,
+    wait_for,
+)
 from maintenance_mode.django import conf
+from maintenance_mode.settings import Settings
 
 #: The exit codes of every ``maintenance`` shell.
 FAILED = 1
@@ -49,46 +59,6 @@ class _VerbParser(CommandParser):
         if self.called_from_command_line:
             super().error(message)
         raise CommandError(f"Error: {message}", returncode=INVALID)
-
-
-def _checked(parse: Callable[[str], object]) -> Callable[[str], str]:
-    """An argparse ``type`` that refuses what ``parse`` refuses and keeps the text as given,
-    so a mistake is named with its option (``argument --eta: ...``) before anything runs."""
-
-    def check(text: str) -> str:
-        try:
-            parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-        return text
-
-    return check
-
-
-def _expiry(text: str) -> object:
-    try:
-        return control.parse_duration(text)
-    except ValueError:
-        return control.parse_eta(text)
-
-
-def _url(text: str) -> str:
-    if not text.startswith(("http://", "https://")):
-        raise control.InvalidChange(
-            f"{text!r} is not an http:// or https:// URL of the app's status document "
-            "(e.g. http://127.0.0.1:8000/__maintenance__/status)"
-        )
-    return text
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
-    return value
 
 
 @contextmanager
@@ -149,222 +119,57 @@ class Command(BaseCommand):
             title="commands",
             parser_class=_VerbParser,
         )
-        self._add_on(verbs)
-        self._add_update(verbs)
-        self._add_schedule(verbs)
-        self._add_off(verbs)
-        self._add_status(verbs)
-
-    @staticmethod
-    def _verb(verbs: Any, name: str, *, help: str, description: str) -> CommandParser:
-        """A verb's parser, which also takes Django's own options (after the verb too)."""
-        sub: CommandParser = verbs.add_parser(
-            name, help=help, description=description, formatter_class=DjangoHelpFormatter
+        declared = add_verbs(
+            verbs,
+            prog="manage.py maintenance",
+            target=None,
+            formatter_class=DjangoHelpFormatter,
         )
         hide = argparse.SUPPRESS  # unset unless given here: the main parser holds the defaults
-        sub.add_argument(
-            "-v",
-            "--verbosity",
-            type=int,
-            choices=[0, 1, 2, 3],
-            default=hide,
-            help="0 prints nothing on success (as --quiet); 1, 2 and 3 print the result",
-        )
-        sub.add_argument("--settings", default=hide, help="the settings module to use")
-        sub.add_argument("--pythonpath", default=hide, help="a folder to add to sys.path")
-        sub.add_argument(
-            "--traceback", action="store_true", default=hide, help="raise on CommandError"
-        )
-        sub.add_argument(
-            "--no-color", action="store_true", default=hide, help="don't colorize the output"
-        )
-        sub.add_argument(
-            "--force-color", action="store_true", default=hide, help="colorize the output"
-        )
-        return sub
-
-    @staticmethod
-    def _output(sub: CommandParser) -> None:
-        """``--json`` and ``--quiet``, on every verb."""
-        sub.add_argument("--json", action="store_true", help="print the resulting state as JSON")
-        sub.add_argument(
-            "--quiet", action="store_true", help="print nothing on success (errors still do)"
-        )
-
-    def _waiting(self, sub: CommandParser) -> None:
-        """``--wait URL`` and ``--timeout SECONDS`` (and the output options)."""
-        sub.add_argument(
-            "--wait",
-            type=_checked(_url),
-            metavar="URL",
-            help="after writing, poll the running app's status document at URL "
-            "(e.g. http://127.0.0.1:8000/__maintenance__/status) until every worker "
-            "serves the new state",
-        )
-        sub.add_argument(
-            "--timeout",
-            type=_seconds,
-            default=60.0,
-            metavar="SECONDS",
-            help="how long --wait waits before it fails with exit code 1 (default: 60)",
-        )
-        self._output(sub)
-
-    def _add_on(self, verbs: Any) -> None:
-        on = self._verb(
-            verbs,
-            "on",
-            help="turn maintenance on, or change its details while on (no gap)",
-            description="Turn maintenance on, or change the details of the running one "
-            "(no gap). Options you leave out keep their values.",
-        )
-        on.add_argument("--reason", help="what is happening and why, shown on the page")
-        on.add_argument("--message", help="a further sentence for visitors")
-        on.add_argument(
-            "--eta",
-            type=_checked(control.parse_eta),
-            metavar="WHEN",
-            help="expected end: a duration (2h, 90m), an ISO 8601 time with an offset, "
-            "or a range of either (2h..4h)",
-        )
-        on.add_argument(
-            "--kind", choices=["planned", "unplanned"], help="planned work or an incident"
-        )
-        on.add_argument(
-            "--expires",
-            type=_checked(_expiry),
-            metavar="DURATION",
-            help="switch off by itself after this long (e.g. 6h), in case the deploy never does",
-        )
-        on.add_argument(
-            "--allow",
-            action="append",
-            metavar="PATH",
-            help="an extra path that keeps working (repeatable), e.g. /status or /docs/",
-        )
-        on.add_argument(
-            "--secret",
-            nargs="?",
-            const=True,
-            metavar="TOKEN",
-            help="a bypass secret for this maintenance only (made for you without TOKEN); "
-            "prints the bypass URL once. Only its hash is stored.",
-        )
-        self._waiting(on)
-
-    def _add_update(self, verbs: Any) -> None:
-        update = self._verb(
-            verbs,
-            "update",
-            help="add a timestamped progress note (and optionally a new ETA) while on",
-            description="Add a timestamped progress note to the running maintenance.",
-        )
-        update.add_argument("text", help="the note, e.g. 'Database migrated; restarting'")
-        update.add_argument(
-            "--eta",
-            type=_checked(control.parse_eta),
-            metavar="WHEN",
-            help="a new expected end (replaces the old one)",
-        )
-        self._waiting(update)
-
-    def _add_schedule(self, verbs: Any) -> None:
-        schedule = self._verb(
-            verbs,
-            "schedule",
-            help="plan a maintenance window (announced ahead, on by itself at its start)",
-            description="Add a planned window. The site stays up, with a banner from the "
-            "announcement, until the window starts; it then switches on by itself. It ends "
-            "with 'manage.py maintenance off' (or by itself at its end with --auto-end).",
-        )
-        schedule.add_argument(
-            "--start",
-            metavar="WHEN",
-            help="a duration from now (2d), or an ISO time (read in --tz)",
-        )
-        schedule.add_argument(
-            "--end",
-            metavar="WHEN",
-            help="an ISO time, a duration from the start (4h), or a range of either (3h..5h)",
-        )
-        schedule.add_argument(
-            "--tz",
-            default="UTC",
-            metavar="TZ",
-            help="the IANA time zone for wall-clock times and the banner (default: UTC)",
-        )
-        schedule.add_argument("--reason", help="what will happen and why")
-        schedule.add_argument("--message", help="a further sentence for visitors")
-        schedule.add_argument(
-            "--kind", choices=["planned", "unplanned"], default="planned", help="default: planned"
-        )
-        schedule.add_argument(
-            "--affected", action="append", metavar="PART", help="what will be down (repeatable)"
-        )
-        schedule.add_argument(
-            "--unaffected", action="append", metavar="PART", help="what keeps working (repeatable)"
-        )
-        schedule.add_argument(
-            "--announce",
-            type=_checked(control.parse_duration),
-            metavar="DURATION",
-            help="show the banner this long before the start (default: 48h)",
-        )
-        schedule.add_argument(
-            "--auto-end", action="store_true", help="switch off by itself at the (latest) end"
-        )
-        schedule.add_argument(
-            "--clear",
-            action="store_true",
-            help="remove every window that has not started (no --start/--end)",
-        )
-        self._waiting(schedule)
-
-    def _add_off(self, verbs: Any) -> None:
-        off = self._verb(
-            verbs,
-            "off",
-            help="turn maintenance off (the document records the end; upcoming windows stay)",
-            description="Turn maintenance off. The document records the end and keeps the "
-            "windows still ahead.",
-        )
-        off.add_argument(
-            "--purge", action="store_true", help="delete the document instead, windows and all"
-        )
-        self._waiting(off)
-
-    def _add_status(self, verbs: Any) -> None:
-        status = self._verb(
-            verbs,
-            "status",
-            help="show whether maintenance is on, its details and the windows ahead",
-            description="Show whether maintenance is on, its details and the windows ahead.",
-        )
-        status.add_argument(
-            "--check",
-            action="store_true",
-            help="print nothing; exit 0 if maintenance is on (a started window counts), "
-            "1 if it is off, 2 on an error",
-        )
-        self._output(status)
+        for sub in declared.values():  # Django's own options, after the verb too
+            sub.add_argument(
+                "-v",
+                "--verbosity",
+                type=int,
+                choices=[0, 1, 2, 3],
+                default=hide,
+                help="0 prints nothing on success (as --quiet); 1, 2 and 3 print the result",
+            )
+            sub.add_argument("--settings", default=hide, help="the settings module to use")
+            sub.add_argument("--pythonpath", default=hide, help="a folder to add to sys.path")
+            sub.add_argument(
+                "--traceback", action="store_true", default=hide, help="raise on CommandError"
+            )
+            sub.add_argument(
+                "--no-color", action="store_true", default=hide, help="don't colorize the output"
+            )
+            sub.add_argument(
+                "--force-color", action="store_true", default=hide, help="colorize the output"
+            )
 
     # -- running ---------------------------------------------------------------------------
 
     def handle(self, *args: Any, **options: Any) -> None:
         verb: str = options["verb"]
-        quiet = bool(options.get("quiet")) or options["verbosity"] == 0
         as_json = bool(options.get("json"))
+        # -v 0 counts as --quiet, except beside --json (asked for explicitly, it prints).
+        quiet = bool(options.get("quiet")) or (options["verbosity"] == 0 and not as_json)
+        problem = usage_problem(verb, {**options, "quiet": quiet})
+        if problem is not None:
+            raise CommandError(problem, returncode=INVALID)
         if verb == "status":
             self._status(check=bool(options.get("check")), quiet=quiet, as_json=as_json)
             return
-        wait: str | None = options.get("wait")
-        if wait is not None:
-            with _errors():
-                _url(wait)  # checked before anything is written (call_command skips types)
         where = _store()
+        settings = Settings.from_options(conf.raw_options())  # valid: _store() read them
+        wait: str | None = options.get("wait")
         with _errors():
-            change = self._change(verb, where, options)
-        self._report(change, quiet=quiet, as_json=as_json)
+            if wait is not None:  # checked before anything is written (call_command skips types)
+                wait = status_url(wait, settings.status_path)
+            change = make_change(verb, where, options)
+        self._report(
+            change, quiet=quiet, as_json=as_json, bypass=bypass_base(options, settings.bypass_path)
+        )
         try:
             for warning in conf.export_after(change):
                 if not quiet:
@@ -373,63 +178,17 @@ class Command(BaseCommand):
             raise CommandError(f"the change is written, but {exc}", returncode=FAILED) from None
         if wait is not None:
             with _errors():
-                control.wait(wait, change, timeout=float(options.get("timeout") or 60.0))
+                wait_for(wait, change, options)
             if not quiet and not as_json:
                 self.stdout.write(f"The app at {wait} serves the new state.")
 
-    @staticmethod
-    def _change(verb: str, where: control.Store, options: dict[str, Any]) -> control.Change:
-        """The one control call a verb stands for."""
-        if verb == "on":
-            return control.on(
-                where,
-                reason=options.get("reason"),
-                message=options.get("message"),
-                eta=options.get("eta"),
-                kind=options.get("kind"),
-                expires=options.get("expires"),
-                allow=options.get("allow") or (),
-                secret=options.get("secret"),
-            )
-        if verb == "update":
-            return control.update(where, options["text"], eta=options.get("eta"))
-        if verb == "off":
-            return control.off(where, purge=bool(options.get("purge")))
-        if verb != "schedule":  # pragma: no cover - argparse allows only the verbs above
-            raise control.InvalidChange(f"unknown command {verb!r}")
-        start, end = options.get("start"), options.get("end")
-        if options.get("clear"):
-            if start is not None or end is not None:
-                raise control.InvalidChange(
-                    "--clear removes the upcoming windows; give it without --start/--end"
-                )
-            return control.clear_schedule(where)
-        if start is None or end is None:
-            raise control.InvalidChange("--start and --end are required (or --clear)")
-        return control.schedule(
-            where,
-            start=start,
-            end=end,
-            timezone=options.get("tz") or "UTC",
-            kind=options.get("kind") or "planned",
-            reason=options.get("reason"),
-            message=options.get("message"),
-            affected=options.get("affected") or (),
-            unaffected=options.get("unaffected") or (),
-            announce=options.get("announce"),
-            auto_end=bool(options.get("auto_end")),
-        )
-
-    def _report(self, change: control.Change, *, quiet: bool, as_json: bool) -> None:
+    def _report(self, change: control.Change, *, quiet: bool, as_json: bool, bypass: str) -> None:
         if quiet:
             return
         if as_json:
-            self.stdout.write(json.dumps(change.to_json(), indent=2))
+            self.stdout.write(change_json(change, bypass))
         else:
-            lines = change_lines(change)
-            if change.secret is not None:  # the bypass URL under this project's bypass_path
-                lines = change_lines(change, bypass_path=conf.bypass_path())
-            head, *rest = lines
+            head, *rest = change_lines(change, bypass_path=bypass)
             self.stdout.write(head, self.style.SUCCESS if change.changed else self.style.NOTICE)
             for line in rest:
                 self.stdout.write(line)

@@ -112,6 +112,20 @@ def test_off_keeps_windows_ahead_and_purge_removes_everything(flag_path: Path) -
         ),
         pytest.param(lambda f: control.on(f, eta=datetime(2030, 1, 1)), "no time zone", id="naive"),
         pytest.param(lambda f: control.on(f, eta="9999999d"), "too long", id="huge duration"),
+        pytest.param(
+            lambda f: control.on(f, eta="9999-12-31T23:00-05:00"),
+            "out of range",
+            id="eta past the year 9997",
+        ),
+        pytest.param(lambda f: control.on(f, expires="9999999d"), "too long", id="huge expiry"),
+        pytest.param(
+            lambda f: control.schedule(f, start="9999999d", end="2h"), "too long", id="huge start"
+        ),
+        pytest.param(
+            lambda f: control.schedule(f, start="1d", end="2h", announce="99999999d"),
+            "too long",
+            id="huge announcement",
+        ),
         pytest.param(lambda f: control.on(f, allow=["faq"]), "allow", id="bad allow"),
         pytest.param(lambda f: control.on(f, secret="short"), "22 characters", id="weak secret"),
         pytest.param(lambda f: control.update(f, "x"), "not on", id="update while off"),
@@ -181,6 +195,13 @@ def test_a_fifo_does_not_hang_and_off_replaces_it(tmp_path: Path) -> None:
     assert change.action == "ended"
     assert change.warnings
     assert control.status(fifo, now=NOW + timedelta(seconds=1)).on is False
+
+
+def test_purge_removes_a_document_it_cannot_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "maintenance.json"
+    os.mkfifo(fifo)
+    assert control.off(fifo, purge=True).action == "purged"
+    assert not fifo.exists()
 
 
 def test_a_symlink_to_dev_zero_is_read_with_the_size_cap(tmp_path: Path) -> None:

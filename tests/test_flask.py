@@ -495,7 +495,7 @@ def test_no_config_key_uses_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyP
         pytest.param(
             {"check_interval": 0},
             ValueError,
-            "maintenance-mode: option 'check_interval': Input should be greater than 0 (got 0)",
+            "maintenance-mode: option 'check_interval': must be more than 0 seconds, not 0 (got 0)",
             id="bad value",
         ),
         pytest.param(

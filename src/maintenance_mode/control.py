@@ -41,6 +41,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from .rules import check_allow_entry
 from .schedule import Phase, evaluate, window_state
+from .settings import _CLI_DURATION
 from .sources import EnvFlag, FileFlag, FlagSource
 from .state import (
     MAX_STATE_BYTES,
@@ -100,7 +101,8 @@ class InvalidChange(ControlError, ValueError):
 
 # -- times ---------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+#: The duration grammar options share with the commands (``90m``, ``2h``, ``1d12h``).
+_DURATION = _CLI_DURATION
 _AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 _NOT_A_TIME = (
     "{!r} is neither a duration (30m, 2h, 1d12h) nor an ISO 8601 time with an offset "

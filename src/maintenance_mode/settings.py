@@ -9,11 +9,15 @@ at construction, never at request time.
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import math
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypedDict
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,10 +35,14 @@ from .rules import Networks, check_allow_entry
 from .sources import FlagSource
 from .state import MaintenanceState
 
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
 __all__ = [
     "DEFAULT_FLAG_FILE",
     "Brand",
     "Contacts",
+    "Duration",
     "FlagSpec",
     "OnError",
     "Options",
@@ -79,6 +87,124 @@ def safe_href(value: str) -> str:
     raise ValueError(
         f"link {value!r} must start with 'https://', 'mailto:', 'tel:' or '/' (a path on this site)"
     )
+
+
+_DAY = 24 * 3600
+#: The CLI's durations (``maintenance_mode.control.parse_duration``): '90m', '2h', '1d12h'.
+#: Not imported from there: ``control`` costs more to import than a worker's whole budget,
+#: and tests/test_options_vocabulary.py holds both to the same answers.
+_CLI_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_NOT_A_DURATION = (
+    "{!r:.60} is not a duration: give seconds (3600), the CLI's '90m', '2h', '1d12h', "
+    "or ISO 8601 'PT2H', 'P1D'"
+)
+
+
+@cache
+def _iso_durations() -> TypeAdapter[timedelta]:
+    from pydantic import TypeAdapter  # only when an ISO 8601 duration is given
+
+    return TypeAdapter(timedelta)
+
+
+def _span(seconds: float) -> str:
+    """``5400`` -> ``1h30m``: a whole number of seconds the way the CLI writes it."""
+    left, parts = int(seconds), []
+    for unit, size in (("d", _DAY), ("h", 3600), ("m", 60), ("s", 1)):
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _limit(seconds: int) -> str:
+    """``86400 seconds (1d)``; ``1 second``."""
+    if seconds >= 60:
+        return f"{seconds} seconds ({_span(seconds)})"
+    return f"{seconds} second" if seconds == 1 else f"{seconds} seconds"
+
+
+def _number(seconds: float) -> str:
+    """``31536000`` rather than ``3.1536e+07``; ``90.000005`` rather than ``90``."""
+    if isinstance(seconds, int) or (seconds.is_integer() and abs(seconds) < 1e15):
+        return str(int(seconds))
+    return repr(seconds)
+
+
+def _text_seconds(text: str) -> float:
+    """Seconds from ``"3600"``, ``"1.5"``, ``"2h"``, ``"1d12h"``, ``"PT2H"`` or ``"P1D"``."""
+    try:
+        return float(text)  # seconds, as integers always were
+    except ValueError:
+        pass
+    if text.startswith("P"):
+        if re.search(r"[0-9.,][YM]", text.partition("T")[0]):
+            raise ValueError(
+                f"{text!r:.60}: years and months have no fixed length; give days, like 'P30D'"
+            )
+        try:
+            return _iso_durations().validate_python(text).total_seconds()
+        except ValidationError:
+            raise ValueError(_NOT_A_DURATION.format(text)) from None
+    match = _CLI_DURATION.fullmatch(text) if len(text) <= 64 else None
+    if not text or match is None:
+        raise ValueError(_NOT_A_DURATION.format(text))
+    days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    return total if total < 10**15 else math.inf
+
+
+def _seconds(
+    low: int, high: int, *, whole: bool = True, above_low: bool = False
+) -> BeforeValidator:
+    """A before-validator: seconds (int or float), a duration string or a ``timedelta``.
+
+    The result is a number of seconds in ``low..high`` (above ``low`` if ``above_low``),
+    an ``int`` if ``whole``; other types are left for pydantic to refuse.
+    """
+
+    def check(value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(_NOT_A_DURATION.format(value))
+        if isinstance(value, str):
+            seconds = _text_seconds(value.strip())
+        elif isinstance(value, timedelta):
+            seconds = value.total_seconds()
+        elif isinstance(value, int | float):
+            seconds = value
+        else:
+            return value
+        if math.isnan(seconds):
+            raise ValueError("is not a number of seconds")
+        if above_low and seconds <= low:
+            raise ValueError(f"must be more than {_limit(low)}, not {_number(seconds)}")
+        if seconds < low:
+            raise ValueError(f"must be at least {_limit(low)}, not {_number(seconds)}")
+        if seconds > high:
+            shown = "" if math.isinf(seconds) else f", not {_number(seconds)}"
+            raise ValueError(f"must be at most {_limit(high)}{shown}")
+        if not whole:
+            return float(seconds)
+        if seconds != int(seconds):
+            raise ValueError(f"must be whole seconds, not {_number(seconds)}")
+        return int(seconds)
+
+    return BeforeValidator(check)
+
+
+#: What a duration option accepts: seconds (``int``; ``float`` where fractions count), a
+#: string of the CLI's (``"90m"``, ``"2h"``, ``"1d12h"``) or ISO 8601 (``"PT2H"``,
+#: ``"P1D"``), or a ``timedelta``. The validated value is seconds, as a number.
+Duration = int | float | str | timedelta
+
+
+def _network_text(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """``10.0.0.0/8``; an IPv4-mapped network keeps its dotted form (``::ffff:10.0.0.0/104``)."""
+    mapped = ipaddress.IPv6Network("::ffff:0:0/96")
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(mapped):
+        v4 = ipaddress.IPv4Address(int(network.network_address) & 0xFFFFFFFF)
+        return f"::ffff:{v4}/{network.prefixlen}"
+    return network.with_prefixlen
 
 
 Words = Annotated[tuple[str, ...], BeforeValidator(_words)]
@@ -237,7 +363,7 @@ class Options(TypedDict, total=False):
     bypass_header: str
     bypass_path: str
     bypass_cookie_name: str
-    bypass_cookie_max_age: int
+    bypass_cookie_max_age: Duration
     bypass_cookie_secure: bool
     bypass_no_store: bool
     allow_views: str | Sequence[str]
@@ -245,12 +371,12 @@ class Options(TypedDict, total=False):
     bypass_staff: bool
     bypass_superuser: bool
     template_dir: str | os.PathLike[str] | None
-    check_interval: float
+    check_interval: Duration
     on_error: OnError
-    callable_timeout: float
-    retry_after_default: int
-    retry_after_min: int
-    retry_after_max: int
+    callable_timeout: Duration
+    retry_after_default: Duration
+    retry_after_min: Duration
+    retry_after_max: Duration
     site_name: str
     contacts: Contacts | Mapping[str, str]
     links: Mapping[str, str]
@@ -260,16 +386,16 @@ class Options(TypedDict, total=False):
     default_locale: str
     locales: str | Sequence[str]
     locale_dir: str | os.PathLike[str] | None
-    poll_interval: float
-    poll_max_interval: float
+    poll_interval: Duration
+    poll_max_interval: Duration
     status_path: str | None
     banner: bool
     read_only_banner: bool
-    ended_banner_for: int
+    ended_banner_for: Duration
     ended_message: str | None
     feedback_url: str | None
-    max_duration: int | None
-    warn_after: int
+    max_duration: Duration | None
+    warn_after: Duration
     on_change: Hook | Sequence[Hook] | None
     export_dir: str | os.PathLike[str] | None
 
@@ -289,7 +415,7 @@ class Settings(BaseModel):
     bypass_header: str = "X-Maintenance-Bypass"
     bypass_path: str = "/__maintenance__/"
     bypass_cookie_name: str = "maintenance_bypass"
-    bypass_cookie_max_age: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 12 * 3600
+    bypass_cookie_max_age: Annotated[int, _seconds(60, 7 * _DAY)] = 12 * 3600
     bypass_cookie_secure: bool = True
     bypass_no_store: bool = True
     allow_views: Words = ()
@@ -297,13 +423,13 @@ class Settings(BaseModel):
     bypass_staff: bool = False
     bypass_superuser: bool = False
     template_dir: Path | None = None
-    check_interval: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    check_interval: Annotated[float, _seconds(0, 3600, whole=False, above_low=True)] = 1.0
     on_error: OnError = "last_known"
-    callable_timeout: Annotated[float, Field(gt=0, le=60)] = 2.0
-    retry_after_default: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] = 300
-    # The floor can never exceed the cap: the floor is at most a day, the cap at least one.
-    retry_after_min: Annotated[int, Field(ge=0, le=24 * 3600)] = 60
-    retry_after_max: Annotated[int, Field(ge=24 * 3600, le=30 * 24 * 3600)] = 24 * 3600
+    callable_timeout: Annotated[float, _seconds(0, 60, whole=False, above_low=True)] = 2.0
+    retry_after_default: Annotated[int, _seconds(0, 7 * _DAY)] = 300
+    # The floor never exceeds the cap (checked in _retry_limits).
+    retry_after_min: Annotated[int, _seconds(0, 30 * _DAY)] = 60
+    retry_after_max: Annotated[int, _seconds(1, 30 * _DAY)] = _DAY
     site_name: Annotated[str, Field(max_length=200)] = ""
     contacts: Contacts = Contacts()
     links: Mapping[Annotated[str, Field(min_length=1, max_length=200)], Href] = {}
@@ -313,17 +439,17 @@ class Settings(BaseModel):
     default_locale: str = "en"
     locales: Words = ()
     locale_dir: Path | None = None
-    poll_interval: Annotated[float, Field(ge=1, le=3600)] = 10.0
-    poll_max_interval: Annotated[float, Field(ge=1, le=24 * 3600)] = 120.0
+    poll_interval: Annotated[float, _seconds(1, 3600, whole=False)] = 10.0
+    poll_max_interval: Annotated[float, _seconds(1, _DAY, whole=False)] = 120.0
     status_path: str | None = "/__maintenance__/status"
     banner: bool = True
     read_only_banner: bool = False
-    ended_banner_for: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 0
+    ended_banner_for: Annotated[int, _seconds(0, 30 * _DAY)] = 0
     ended_message: Annotated[str, Field(max_length=1000)] | None = None
     feedback_url: Href | None = None
     # At most a year: flag documents' times leave room for that (state.LATEST_TIME).
-    max_duration: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] | None = None
-    warn_after: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] = 48 * 3600
+    max_duration: Annotated[int, _seconds(60, 365 * _DAY)] | None = None
+    warn_after: Annotated[int, _seconds(60, 365 * _DAY)] = 48 * 3600
     on_change: Any = ()
     #: Where the static export for the reverse proxy is kept in step (maintenance_mode.export).
     export_dir: Path | None = None
@@ -387,6 +513,19 @@ class Settings(BaseModel):
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         Networks(value)  # raises ValueError naming the bad entry
+        for entry in value:  # '10.0.0.1/8': the network, or the one address?
+            text = entry.strip()
+            try:
+                ipaddress.ip_network(text)  # strict: no host bits set
+            except ValueError:
+                try:
+                    meant = ipaddress.ip_network(text, strict=False)
+                except ValueError:  # not ipaddress's notation, yet Networks took it
+                    continue
+                raise ValueError(
+                    f"{entry!r} has host bits set; write the network as "
+                    f"'{_network_text(meant)}', or '{text.partition('/')[0]}' for that one address"
+                ) from None
         return value
 
     @field_validator("bypass_secret")
@@ -441,6 +580,15 @@ class Settings(BaseModel):
                     f"{name!r} is not an IANA time zone (e.g. 'Europe/Paris', 'America/New_York')"
                 ) from None
         return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _retry_limits(self) -> Self:
+        if self.retry_after_min > self.retry_after_max:
+            raise ValueError(
+                f"retry_after_min ({self.retry_after_min}) must not be above "
+                f"retry_after_max ({self.retry_after_max}); lower the one or raise the other"
+            )
+        return self
 
     @model_validator(mode="after")
     def _poll(self) -> Self:

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
 
+# django-maintenance-mode also installs a top-level ``maintenance_mode`` package, and pip
+# lets the two mix their files in one folder: importing _install raises a clear error then.
+from . import _install  # noqa: F401
+
 if TYPE_CHECKING:
     from .core import Maintenance, maintenance_exempt
     from .settings import Brand, Contacts, Settings

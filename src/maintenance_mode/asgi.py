@@ -6,13 +6,22 @@ verdict and decides nothing itself. ``lifespan`` and unknown scope types pass
 through untouched; while down, a WebSocket handshake is refused with a real 503
 where the server offers the ``websocket.http.response`` extension, else with a
 close before accept (which servers answer with HTTP 403).
+
+It sees paths only: for FastAPI and Starlette apps, :mod:`maintenance_mode.fastapi`
+adds the second look after routing (``@maintenance_exempt``, ``allow_views``). Built
+around an app whose routes carry ``@maintenance_exempt`` markers, this middleware warns
+once, when it is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import warnings
+from collections.abc import Awaitable, Iterable
 from time import monotonic
-from typing import Unpack
+from typing import Any, Unpack
+
+# First: a clear error if django-maintenance-mode's files are mixed with ours.
+import maintenance_mode._install  # noqa: F401
 
 from ._types import ASGIApp, Message, Receive, Scope, Send
 from .banner import BannerInjector, injectable, with_length
@@ -37,6 +46,7 @@ class MaintenanceMiddleware:
         self.app = app
         self.maintenance = Maintenance(**options)
         self.maintenance.require_paths_only("maintenance_mode.asgi")
+        _warn_unhonoured(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         maintenance, app = self.maintenance, self.app
@@ -84,6 +94,49 @@ class MaintenanceMiddleware:
     async def _polled(self, scope: Scope, receive: Receive, send: Send) -> None:
         snapshot = await self.maintenance.apoll()
         await self._decide(scope, receive, send, snapshot)
+
+
+def _warn_unhonoured(app: object) -> None:
+    """Warn, once when the middleware is built, about ``@maintenance_exempt`` endpoints.
+
+    This middleware sees paths only, so such a marker does nothing here. The app's routes
+    are looked for below it (Starlette's middleware and apps keep the next one in ``.app``,
+    a router its ``.routes``); nothing of this runs per request.
+    """
+    inner: object = app
+    for _ in range(32):
+        routes = getattr(inner, "routes", None)
+        if isinstance(routes, list):
+            break
+        inner = getattr(inner, "app", None)
+        if inner is None:
+            return
+    else:
+        return
+    marked = sorted(set(_marked(routes, 0)))
+    if marked:
+        shown = ", ".join(marked[:5]) + (f" and {len(marked) - 5} more" if len(marked) > 5 else "")
+        warnings.warn(
+            f"maintenance-mode: @maintenance_exempt on {shown} has no effect under "
+            "maintenance_mode.asgi, which sees paths only; use "
+            "maintenance_mode.fastapi.MaintenanceMode(app, ...) or list the paths in 'allow'",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _marked(routes: Iterable[Any], depth: int) -> Iterable[str]:
+    """The paths of the marked endpoints among ``routes`` and the apps mounted there."""
+    for route in routes:
+        endpoint = getattr(route, "endpoint", None)
+        if getattr(endpoint, "maintenance_exempt", False) is True:
+            yield str(getattr(route, "path", getattr(endpoint, "__name__", "?")))
+        inner = getattr(route, "routes", None)
+        if inner and depth < 8:
+            yield from _marked(inner, depth + 1)
+        included = getattr(route, "original_router", None)  # FastAPI's included routers
+        if included is not None and depth < 8:
+            yield from _marked(getattr(included, "routes", ()), depth + 1)
 
 
 def _no_store(send: Send) -> Send:

@@ -19,6 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+# First: a clear error if django-maintenance-mode's files are mixed with ours.
+import maintenance_mode._install  # noqa: F401
+
 from . import __version__, _verbs, control
 from .control import ControlError, InvalidChange, parse_eta, parse_when
 

@@ -39,6 +39,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
+# First: a clear error if django-maintenance-mode's files are mixed with ours.
+import maintenance_mode._install  # noqa: F401
+
 from .rules import check_allow_entry
 from .schedule import Phase, evaluate, window_state
 from .settings import _CLI_DURATION

@@ -1002,8 +1002,9 @@ class Maintenance:
             if getattr(s, name):
                 raise ValueError(
                     f"maintenance-mode: option {name!r} needs the framework's routing or users, "
-                    f"which {adapter} does not see; use maintenance_mode.django or "
-                    "maintenance_mode.flask, or list paths in 'allow'"
+                    f"which {adapter} does not see; use maintenance_mode.django, "
+                    "maintenance_mode.flask or maintenance_mode.fastapi, or list paths in "
+                    "'allow'"
                 )
 
     # -- for the CLI, tests and adapters --------------------------------------------------

@@ -46,6 +46,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     ) from exc
 
 
+# First: a clear error if django-maintenance-mode's files are mixed with ours.
+import maintenance_mode._install  # noqa: F401
+
 from .banner import injectable, insert
 from .core import Decision, Maintenance, RequestInfo, Snapshot, maintenance_exempt
 from .render import Response

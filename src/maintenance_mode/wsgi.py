@@ -11,6 +11,9 @@ from collections.abc import Iterable, Iterator
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Unpack
 
+# First: a clear error if django-maintenance-mode's files are mixed with ours.
+import maintenance_mode._install  # noqa: F401
+
 from .banner import BannerInjector, injectable, with_length
 from .core import Maintenance, RequestInfo
 from .settings import Options

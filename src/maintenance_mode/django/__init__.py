@@ -15,6 +15,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'maintenance_mode.django needs Django: pip install "maintenance-mode[django]"'
     ) from exc
 
+# First: a clear error if django-maintenance-mode's files are mixed with ours.
+import maintenance_mode._install  # noqa: F401
 from maintenance_mode.core import maintenance_exempt
 
 from .middleware import MaintenanceMiddleware

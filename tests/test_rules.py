@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maintenance_mode.rules import (
     Networks,
     PathRules,
+    address_key,
     app_path,
     check_allow_entry,
     client_address,
@@ -236,3 +240,199 @@ def test_ipv4_mapped_networks_match_unwrapped_clients() -> None:
 @pytest.mark.parametrize("char", ["\x85", "\x9b", "\x80"], ids=["NEL", "CSI", "PAD"])
 def test_c1_controls_are_ambiguous(char: str) -> None:
     assert app_path(f"/faq{char}") is None
+
+
+# -- the constant-time lookups against simple references (issue 20) ---------------------
+
+_V4_NETWORKS = st.builds(
+    lambda address, length: f"{ipaddress.IPv4Address(address)}/{length}",
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 32),
+)
+_V6_NETWORKS = st.builds(
+    lambda address, length: f"{ipaddress.IPv6Address(address)}/{length}",
+    st.one_of(
+        st.integers(0, 2**128 - 1), st.integers(0, 2**32 - 1).map(lambda v: 0xFFFF << 32 | v)
+    ),
+    st.integers(0, 128),
+)
+# Addresses near the networks' own (so that some match), in the forms servers and proxies send.
+_ADDRESSES = st.one_of(
+    st.integers(0, 2**32 - 1).map(lambda v: str(ipaddress.IPv4Address(v))),
+    st.integers(0, 2**128 - 1).map(lambda v: str(ipaddress.IPv6Address(v))),
+    st.integers(0, 2**32 - 1).map(lambda v: f"::ffff:{ipaddress.IPv4Address(v)}"),
+    st.integers(0, 2**128 - 1).map(lambda v: ipaddress.IPv6Address(v).exploded.upper()),
+    st.text("0123456789abcdefABCDEF:.%[]x ", max_size=24),
+)
+
+
+def _reference_parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The parse as it was written first: ``ipaddress`` on the text, zones as documented."""
+    text = value.strip()
+    if len(text) > 64:
+        return None
+    if text.startswith("["):
+        if "]" not in text:
+            return None
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:
+        text = text.split(":")[0]
+    text, zoned, zone = text.partition("%")
+    if zoned and (":" not in text or not re.fullmatch(r"[A-Za-z0-9._~-]{1,32}", zone)):
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return None if zoned else address.ipv4_mapped
+    return address
+
+
+def _reference_in(address: object, entries: list[str]) -> bool:
+    """Membership by a scan of every network, IPv4-mapped networks read as IPv4."""
+    for entry in entries:
+        network = ipaddress.ip_network(entry, strict=False)
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(
+            ipaddress.IPv6Network("::ffff:0:0/96")
+        ):
+            network = ipaddress.IPv4Network(
+                (int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96)
+            )
+        if isinstance(address, type(network.network_address)) and address in network:
+            return True
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_V4_NETWORKS, _V6_NETWORKS), max_size=12), _ADDRESSES, st.data())
+def test_networks_match_a_scan_of_every_network(
+    entries: list[str], value: str, data: st.DataObject
+) -> None:
+    # Half the time the address is inside one of the networks (its first, last or a middle one).
+    if entries and data.draw(st.booleans()):
+        network = ipaddress.ip_network(data.draw(st.sampled_from(entries)), strict=False)
+        offset = data.draw(st.integers(0, network.num_addresses - 1))
+        value = str(network.network_address + offset)
+    nets = Networks(entries)
+    expected = _reference_parse(value)
+    assert parse_address(value) == expected
+    assert (expected in nets) is _reference_in(expected, entries)
+    key = address_key(value)
+    assert nets.matches(key) is _reference_in(expected, entries)
+    assert bool(nets) is bool(entries)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_ADDRESSES)
+def test_address_key_is_ipaddress(value: str) -> None:
+    expected = _reference_parse(value)
+    assert parse_address(value) == expected
+    key = address_key(value)
+    if expected is None:
+        assert key is None
+    elif isinstance(expected, ipaddress.IPv4Address):
+        assert key == int(expected)
+    else:
+        assert key == (1 << 128) | int(expected)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("010.0.0.1", id="IPv4 leading zero"),
+        pytest.param("1.2.3", id="IPv4 three parts"),
+        pytest.param("1.2.3.256", id="IPv4 octet over 255"),
+        pytest.param("\u0661.2.3.4", id="IPv4 Arabic-Indic digit"),
+        pytest.param("1.2.3.4 ", id="IPv4 trailing space is stripped"),
+        pytest.param("1:2:3:4:5:6:7:8:9", id="IPv6 nine groups"),
+        pytest.param("1::2::3", id="IPv6 two gaps"),
+        pytest.param("12345::", id="IPv6 five-digit group"),
+        pytest.param("::1.2.3.04", id="IPv6 embedded IPv4 leading zero"),
+        pytest.param("1:2:3:4:5:6:7:1.2.3.4", id="IPv6 embedded IPv4 too long"),
+        pytest.param("::ffff:1.2.3.4", id="IPv4-mapped"),
+        pytest.param("1:2:3:4:5:6:7::", id="IPv6 gap of one group at the end"),
+        pytest.param("[::1]:8080", id="bracketed with port"),
+        pytest.param("1.2.3.4\x00", id="NUL"),
+    ],
+)
+def test_address_key_edges(value: str) -> None:
+    assert parse_address(value) == _reference_parse(value)
+
+
+def test_bypass_lookup_is_per_prefix_length() -> None:
+    """1,000 networks of two lengths are two set lookups, not a thousand comparisons."""
+    entries = [f"10.{i // 256}.{i % 256}.0/24" for i in range(500)]
+    entries += [f"2001:db8::{i:x}" for i in range(500)]
+    nets = Networks(entries)
+    assert len(nets) == 1000
+    assert nets.matches(address_key("10.1.243.9"))  # the 500th: 10.1.243.0/24
+    assert not nets.matches(address_key("10.1.244.9"))
+    assert nets.matches(address_key("2001:db8::1f3"))
+    assert not nets.matches(address_key("2001:db8::1f4"))
+    assert not nets.matches(None)
+    assert len(nets._v4) == len(nets._v6) == 1
+
+
+_SEGMENTS = st.sampled_from(["a", "b", "faq", "static", "x.y", "", "é"])
+_PATHS = st.lists(_SEGMENTS, max_size=5).map(lambda parts: "/" + "/".join(parts))
+
+
+def _reference_match(entries: list[str], path: str) -> bool:
+    """Each entry read as documented, every entry scanned."""
+    for entry in entries:
+        if entry.endswith("/*"):
+            entry = entry[:-1]
+        if entry == "/" or not entry.endswith("/"):
+            if path == entry:
+                return True
+        elif path.startswith(entry):
+            return True
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_PATHS, st.sampled_from(["", "/", "/*"])).map(
+            lambda pair: pair[0] + pair[1] if pair[0] != "/" else pair[0]
+        ),
+        max_size=10,
+    ),
+    _PATHS,
+    st.sampled_from(["", "/", "//", "/z"]),
+    st.sampled_from([0, 20]),
+)
+def test_path_rules_match_a_scan_of_every_entry(
+    entries: list[str], path: str, tail: str, fillers: int
+) -> None:
+    # With fillers there are more prefixes than one startswith() call is used for.
+    valid = [f"/{i}/" for i in range(fillers)]
+    for entry in entries:
+        try:
+            check_allow_entry(entry)
+        except ValueError:
+            continue
+        valid.append(entry)
+    rules = PathRules.compile(valid)
+    for candidate in (path, path + tail):
+        assert rules.match(candidate) is _reference_match(valid, candidate), candidate
+
+
+def test_path_rules_with_many_prefixes() -> None:
+    rules = PathRules.compile([f"/docs/v{i}/" for i in range(1000)] + ["/faq"])
+    assert rules.match("/docs/v999/index.html")
+    assert rules.match("/docs/v0/")
+    assert not rules.match("/docs/v1000/index.html")
+    assert not rules.match("/docs/v1")
+    assert not rules.match("/docs/")
+    assert rules.match("/faq")
+    assert not rules.match("/faq/")
+    # Slashes past the longest entry are never looked at, however many a path has.
+    assert not rules.match("/docs/x" + "/" * 10_000)
+    assert rules.match("/docs/v1/" + "/" * 10_000)
+
+
+def test_path_rules_refuse_prefixes_that_compile_would_not_make() -> None:
+    with pytest.raises(ValueError, match="must start and end with '/'"):
+        PathRules(frozenset(), ("/static",))

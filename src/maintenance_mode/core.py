@@ -33,7 +33,7 @@ from .rules import (
     Networks,
     PathRules,
     ViewRules,
-    client_address,
+    client_key,
     sign_cookie,
     strip_root,
     token_matches,
@@ -750,10 +750,10 @@ class Maintenance:
                 banner = Banner("read_only", state=snapshot.state)
                 return self._with_banner(snapshot, banner, request.accept_language)
             return PASS
-        if self._bypass_ips or self._proxies:
-            address = client_address(request.peer, request.forwarded_for, self._proxies)
-            if address in self._bypass_ips:
-                return BYPASS
+        if self._bypass_ips and self._bypass_ips.matches(
+            client_key(request.peer, request.forwarded_for, self._proxies)
+        ):
+            return BYPASS
         if self._secret is not None or digest is not None:
             header = request.token
             if header is not None and (

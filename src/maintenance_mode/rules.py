@@ -26,14 +26,17 @@ import ipaddress
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from socket import AF_INET, AF_INET6, inet_pton
 
 __all__ = [
     "Networks",
     "PathRules",
     "ViewRules",
+    "address_key",
     "app_path",
     "client_address",
+    "client_key",
     "sign_cookie",
     "strip_root",
     "unambiguous",
@@ -43,6 +46,11 @@ __all__ = [
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+#: An address as one integer (see :func:`address_key`): IPv6 carries this bit above its 128.
+_V6 = 1 << 128
+_V4_MAX = 0xFFFFFFFF
+#: Up to this many prefixes, one ``str.startswith`` over all of them is the cheaper lookup.
+_FEW_PREFIXES = 16
 
 # Anything in a path that routers, proxies and browsers may read differently.
 _AMBIGUOUS = re.compile(r"[\x00-\x1f\x7f-\x9f\\\ufffd]|//|(?:^|/)\.\.?(?:/|$)")
@@ -89,14 +97,32 @@ def check_allow_entry(entry: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PathRules:
-    """A compiled allowlist: a set of exact paths and a tuple of segment prefixes.
+    """A compiled allowlist: a set of exact paths and a set of segment prefixes.
 
     No implicit variants: an entry without a trailing slash is exact, one with a
     trailing slash is a prefix that includes itself (see :func:`check_allow_entry`).
+    Beyond a few prefixes, a path is matched by looking up its own prefixes that
+    end at a ``/`` (no longer than the longest entry) in a set, so the cost does
+    not grow with the number of entries.
     """
 
     exact: frozenset[str]
     prefixes: tuple[str, ...]
+    _prefix_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    _few: bool = field(init=False, repr=False, compare=False)
+    #: The longest prefix: slashes beyond it cannot end a listed prefix.
+    _limit: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for prefix in self.prefixes:
+            if len(prefix) < 2 or not prefix.startswith("/") or not prefix.endswith("/"):
+                raise ValueError(
+                    f"PathRules prefix {prefix!r} must start and end with '/', like '/static/'; "
+                    "build the rules with PathRules.compile"
+                )
+        object.__setattr__(self, "_prefix_set", frozenset(self.prefixes))
+        object.__setattr__(self, "_few", len(self.prefixes) <= _FEW_PREFIXES)
+        object.__setattr__(self, "_limit", max(map(len, self.prefixes), default=0))
 
     @classmethod
     def compile(cls, entries: Iterable[str]) -> PathRules:
@@ -119,7 +145,20 @@ class PathRules:
         """True when ``path`` (already from :func:`app_path`) is allowlisted."""
         if path is None:
             return False
-        return path in self.exact or path.startswith(self.prefixes)
+        if path in self.exact:
+            return True
+        if self._few:
+            return path.startswith(self.prefixes)
+        # Every prefix starts with "/" and ends with "/" after at least one more character:
+        # ``path`` starts with one exactly when its text up to one of its later "/" is one.
+        limit = self._limit
+        prefixes = self._prefix_set
+        end = path.find("/", 1, limit)
+        while end > 0:
+            if path[: end + 1] in prefixes:
+                return True
+            end = path.find("/", end + 1, limit)
+        return False
 
 
 def app_path(path: str, root: str = "", raw_path: bytes | None = None) -> str | None:
@@ -191,12 +230,21 @@ class ViewRules:
 
 
 class Networks:
-    """A parsed set of IP networks (single addresses become /32 or /128)."""
+    """A parsed set of IP networks (single addresses become /32 or /128).
 
-    __slots__ = ("_networks",)
+    Matched in time independent of the number of networks: the networks are
+    grouped by prefix length into sets of integer network addresses (see
+    :func:`address_key`), and an address costs one set lookup per distinct
+    prefix length. IPv4-mapped IPv6 networks (``::ffff:10.0.0.0/104``) are kept
+    as the IPv4 networks they are, since client addresses are unwrapped too.
+    """
+
+    __slots__ = ("_count", "_v4", "_v6")
 
     def __init__(self, entries: Sequence[str]) -> None:
-        networks: list[IPNetwork] = []
+        v4: dict[int, set[int]] = {}
+        v6: dict[int, set[int]] = {}
+        count = 0
         for entry in entries:
             try:
                 network = ipaddress.ip_network(entry.strip(), strict=False)
@@ -204,8 +252,18 @@ class Networks:
                 raise ValueError(
                     f"{entry!r} is not an IP address or CIDR network (e.g. '10.0.0.0/8', '::1')"
                 ) from None
-            networks.append(self._unmapped(network))
-        self._networks = tuple(networks)
+            network = self._unmapped(network)
+            count += 1
+            if isinstance(network, ipaddress.IPv4Network):
+                shift = 32 - network.prefixlen
+                v4.setdefault(shift, set()).add(int(network.network_address) >> shift)
+            else:
+                shift = 128 - network.prefixlen
+                v6.setdefault(shift, set()).add((_V6 | int(network.network_address)) >> shift)
+        self._count = count
+        # Longest prefixes first: most lists are single addresses and narrow networks.
+        self._v4 = tuple((shift, frozenset(v4[shift])) for shift in sorted(v4))
+        self._v6 = tuple((shift, frozenset(v6[shift])) for shift in sorted(v6))
 
     @staticmethod
     def _unmapped(network: IPNetwork) -> IPNetwork:
@@ -216,25 +274,96 @@ class Networks:
         return network
 
     def __bool__(self) -> bool:
-        return bool(self._networks)
+        return self._count > 0
+
+    def __len__(self) -> int:
+        return self._count
 
     def __contains__(self, address: object) -> bool:
-        if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        if isinstance(address, ipaddress.IPv4Address):
+            return self.matches(int(address))
+        if isinstance(address, ipaddress.IPv6Address):
+            return self.matches(_V6 | int(address))
+        return False
+
+    def matches(self, key: int | None) -> bool:
+        """True when the address ``key`` (from :func:`address_key`; None: no address) is in."""
+        if key is None:
             return False
-        return any(address in net for net in self._networks)
+        for shift, networks in self._v6 if key > _V4_MAX else self._v4:
+            if key >> shift in networks:
+                return True
+        return False
 
 
-def parse_address(value: str | None) -> IPAddress | None:
-    """Parse one address as found in a peer or X-Forwarded-For hop; junk gives None.
+def _strict(family: int, refused: tuple[str, ...]) -> bool:
+    """True when this C library's ``inet_pton`` refuses what :mod:`ipaddress` refuses."""
+    for text in refused:
+        try:
+            inet_pton(family, text)
+        except (OSError, ValueError):
+            continue
+        return False
+    return True
 
-    Accepts ``1.2.3.4``, ``1.2.3.4:5678``, ``::1``, ``[::1]:80``; unwraps
-    IPv4-mapped IPv6 (``::ffff:1.2.3.4``). A ``%zone`` belongs to IPv6 only
-    (``fe80::1%eth0``, as a server reports a link-local peer): there it is dropped
-    and the address is matched without it. On anything else (``10.0.0.5%eth0``,
-    ``::ffff:10.0.0.5%eth0``), or empty or not a plain name, it makes the value junk.
+
+# glibc, musl and the BSDs (macOS) refuse all of these; where a C library is laxer, its
+# ``inet_pton`` is not used and :mod:`ipaddress` parses every address.
+_PTON4 = _strict(
+    AF_INET,
+    ("010.0.0.1", "1.2.3", "1.2.3.256", "0x1.2.3.4", " 1.2.3.4", "1.2.3.4 ", "1.2.3.4.5", "1..2.3"),
+)
+_PTON6 = _strict(
+    AF_INET6,
+    (
+        "1:2:3:4:5:6:7:8:9",
+        "1::2::3",
+        "12345::",
+        "::1.2.3.04",
+        "1:2:3:4:5:6:7:1.2.3.4",
+        "1:2:3:4::5:6:7:8",
+        ":1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7:",
+        "1.2.3.4::",
+        ":::",
+        "::0x1",
+        " ::1",
+        "::1 ",
+        "[::1]",
+        "fe80::1%eth0",
+        "::\uff11",
+        "::g",
+    ),
+)
+
+
+def address_key(value: str | None) -> int | None:
+    """:func:`parse_address` as one integer: IPv4 as is, IPv6 with bit 128 set; junk gives None.
+
+    A plain address (what servers put in the peer) is read by the C library's
+    ``inet_pton`` where it is as strict as :mod:`ipaddress` (checked at import);
+    anything else (ports, brackets, zones, spaces) goes through the documented
+    steps, with :mod:`ipaddress` having the last word.
     """
     if not value:
         return None
+    if ":" not in value:
+        if _PTON4:
+            try:
+                return int.from_bytes(inet_pton(AF_INET, value))
+            except (OSError, ValueError):
+                pass
+    elif _PTON6:
+        try:
+            number = int.from_bytes(inet_pton(AF_INET6, value))
+        except (OSError, ValueError):
+            pass
+        else:
+            return number & _V4_MAX if number >> 32 == 0xFFFF else _V6 | number
+    return _parsed_key(value)
+
+
+def _parsed_key(value: str) -> int | None:
     text = value.strip()
     if len(text) > 64:
         return None
@@ -252,9 +381,31 @@ def parse_address(value: str | None) -> IPAddress | None:
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return None if zoned else address.ipv4_mapped
-    return address
+    if isinstance(address, ipaddress.IPv4Address):
+        return int(address)
+    if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 address itself
+        return None if zoned else int(address.ipv4_mapped)
+    return _V6 | int(address)
+
+
+def _address(key: int | None) -> IPAddress | None:
+    if key is None:
+        return None
+    if key > _V4_MAX:
+        return ipaddress.IPv6Address(key ^ _V6)
+    return ipaddress.IPv4Address(key)
+
+
+def parse_address(value: str | None) -> IPAddress | None:
+    """Parse one address as found in a peer or X-Forwarded-For hop; junk gives None.
+
+    Accepts ``1.2.3.4``, ``1.2.3.4:5678``, ``::1``, ``[::1]:80``; unwraps
+    IPv4-mapped IPv6 (``::ffff:1.2.3.4``). A ``%zone`` belongs to IPv6 only
+    (``fe80::1%eth0``, as a server reports a link-local peer): there it is dropped
+    and the address is matched without it. On anything else (``10.0.0.5%eth0``,
+    ``::ffff:10.0.0.5%eth0``), or empty or not a plain name, it makes the value junk.
+    """
+    return _address(address_key(value))
 
 
 def client_address(
@@ -265,18 +416,28 @@ def client_address(
     ``forwarded_for`` is every ``X-Forwarded-For`` value joined by commas, in
     order. It is read only if the socket peer itself is a trusted proxy.
     """
-    address = parse_address(peer)
-    if address is None or not forwarded_for or address not in trusted_proxies:
-        return address
+    return _address(client_key(peer, forwarded_for, trusted_proxies))
+
+
+def client_key(
+    peer: str | None, forwarded_for: str | None, trusted_proxies: Networks
+) -> int | None:
+    """:func:`client_address` as an :func:`address_key`, for :meth:`Networks.matches`.
+
+    Each value (the peer, then the hops read) is parsed once.
+    """
+    key = address_key(peer)
+    if key is None or not forwarded_for or not trusted_proxies.matches(key):
+        return key
     hops = forwarded_for.split(",")
     for hop in reversed(hops[-32:]):
-        hop_address = parse_address(hop)
-        if hop_address is None:
+        hop_key = address_key(hop)
+        if hop_key is None:
             return None  # a junk hop: we cannot tell who is behind it
-        if hop_address not in trusted_proxies:
-            return hop_address
-        address = hop_address
-    return address
+        if not trusted_proxies.matches(hop_key):
+            return hop_key
+        key = hop_key
+    return key
 
 
 _COOKIE_CONTEXT = b"maintenance-mode bypass cookie v2:"

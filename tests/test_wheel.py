@@ -1,17 +1,21 @@
 """The wheel, installed into a fresh virtualenv outside the repo, serves the packaged page.
 
-One wheel and one virtualenv for the whole module (built and installed once; the
-dependencies come from PyPI). Everything that runs inside that virtualenv runs
-with its working directory in a temporary folder, so the repo is not importable.
+One sdist, one wheel built from that sdist (as a publisher's ``python -m build``
+does, so the sdist is proven complete) and one virtualenv for the whole module
+(built and installed once; the dependencies come from PyPI). Everything that
+runs inside that virtualenv runs with its working directory in a temporary
+folder, so the repo is not importable.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import gettext
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.pofile import read_po
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +32,8 @@ VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
 BIN = "Scripts" if os.name == "nt" else "bin"
 TEMPLATES = ("base.html", "maintenance.html", "maintenance.txt")
 REASON = "Installed from the wheel <ok>"
+LOCALE = ROOT / "src" / "maintenance_mode" / "locale"
+LANGUAGES = sorted(po.parent.parent.name for po in LOCALE.glob("*/LC_MESSAGES/*.po"))
 
 # Drives the installed middleware with a flag file, as a user's app would.
 PROBE = r"""
@@ -93,6 +100,7 @@ def _run(*cmd: str | Path, cwd: Path, timeout: float = 300) -> str:
 
 @dataclass(frozen=True)
 class Installed:
+    sdist: Path
     wheel: Path
     venv: Path
     python: Path
@@ -106,10 +114,8 @@ class Installed:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     base = tmp_path_factory.mktemp("wheel")
     dist = base / "dist"
-    if importlib.util.find_spec("build") is not None:
-        _run(sys.executable, "-m", "build", "--wheel", "--outdir", dist, ROOT, cwd=base)
-    else:
-        _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", dist, ROOT, cwd=base)
+    _run(sys.executable, "-m", "build", "--outdir", dist, ROOT, cwd=base)  # sdist, then wheel
+    (sdist,) = dist.glob("maintenance_mode-*.tar.gz")
     (wheel,) = dist.glob("maintenance_mode-*.whl")
     venv = base / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=base)
@@ -117,7 +123,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     _run(python, "-m", "pip", "install", "--quiet", wheel, cwd=base)
     workdir = base / "work"
     workdir.mkdir()
-    return Installed(wheel, venv, python, workdir)
+    return Installed(sdist, wheel, venv, python, workdir)
 
 
 @pytest.fixture(scope="module")
@@ -136,12 +142,69 @@ def test_wheel_ships_the_templates_and_py_typed(installed: Installed) -> None:
     for template in TEMPLATES:
         assert f"maintenance_mode/templates/{template}" in names
     assert "maintenance_mode/py.typed" in names
-    for lang in ("de", "es", "fr"):  # gettext catalogs, read at start-up (no compile step)
-        assert f"maintenance_mode/locale/{lang}/LC_MESSAGES/maintenance_mode.po" in names
+    assert "maintenance_mode/locale/maintenance_mode.pot" in names  # for translators
     assert "maintenance_mode/__init__.py" in names
     assert "maintenance = maintenance_mode.cli:main" in entry_points
     strays = sorted(n for n in names if not n.startswith(("maintenance_mode/", f"{dist_info}/")))
     assert strays == []
+
+
+def test_wheel_ships_one_compiled_catalog_per_language_and_no_po(installed: Installed) -> None:
+    assert {"de", "es", "fr"} <= set(LANGUAGES)
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        names = set(wheel.namelist())
+        compiled = {name.split("/")[2]: wheel.read(name) for name in names if name.endswith(".mo")}
+    assert sorted(compiled) == LANGUAGES
+    for lang in LANGUAGES:
+        assert f"maintenance_mode/locale/{lang}/LC_MESSAGES/maintenance_mode.mo" in names
+    assert sorted(n for n in names if n.endswith(".po")) == []
+    for lang, data in compiled.items():  # the .mo says what the repo's .po says
+        mo = gettext.GNUTranslations(io.BytesIO(data))
+        with (LOCALE / lang / "LC_MESSAGES" / "maintenance_mode.po").open("rb") as fh:
+            po = read_po(fh, locale=lang)
+        checked = 0
+        for message in po:
+            if not message.id or message.fuzzy or not message.string:
+                continue
+            if isinstance(message.id, tuple):
+                got = mo.ngettext(message.id[0], message.id[1], 1)
+                want = message.string[0]
+            elif message.context:
+                got, want = mo.pgettext(message.context, message.id), message.string
+            else:
+                got, want = mo.gettext(message.id), message.string
+            assert got == want, (lang, message.id)
+            checked += 1
+        assert checked > 10, lang
+
+
+def test_wheel_and_sdist_carry_the_license_and_metadata(installed: Installed) -> None:
+    license_text = (ROOT / "LICENSE").read_bytes()
+    assert b"MIT License" in license_text
+    dist_info = f"maintenance_mode-{VERSION}.dist-info"
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        assert wheel.read(f"{dist_info}/licenses/LICENSE") == license_text
+        metadata = wheel.read(f"{dist_info}/METADATA").decode("utf-8")
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    for minor in (11, 12, 13):
+        assert f"Classifier: Programming Language :: Python :: 3.{minor}" in metadata
+    with tarfile.open(installed.sdist) as sdist:
+        member = sdist.extractfile(f"maintenance_mode-{VERSION}/LICENSE")
+        assert member is not None
+        assert member.read() == license_text
+
+
+def test_sdist_has_the_sources_and_no_screenshots(installed: Installed) -> None:
+    top = f"maintenance_mode-{VERSION}/"
+    with tarfile.open(installed.sdist) as sdist:
+        names = {name.removeprefix(top) for name in sdist.getnames()}
+    assert any((ROOT / "docs" / "screenshots").glob("*.png"))  # the repo has some to leave out
+    assert sorted(n for n in names if n.lower().endswith(".png")) == []
+    assert not any(n.startswith("docs/screenshots") for n in names)
+    assert {"hatch_build.py", "pyproject.toml", "README.md", "docs/options.md"} <= names
+    for lang in LANGUAGES:  # the sources the wheel build compiles
+        assert f"src/maintenance_mode/locale/{lang}/LC_MESSAGES/maintenance_mode.po" in names
 
 
 def test_the_package_is_imported_from_the_fresh_venv(
@@ -189,12 +252,54 @@ def test_console_script_prints_the_flag_file_schema(installed: Installed) -> Non
 
 def test_installed_package_serves_translated_pages(installed: Installed) -> None:
     script = (
+        "import json, sys\n"
         "from maintenance_mode import Maintenance, MaintenanceState\n"
         "from maintenance_mode.core import RequestInfo\n"
+        "from maintenance_mode.i18n import packaged_locale_dir\n"
         "m = Maintenance(flag=lambda: MaintenanceState(), site_name='Acme')\n"
         "r = RequestInfo(method='GET', path='/', root='', peer=None, accept_language='fr')\n"
-        "print(m.decide(m.poll(), r).response.body.decode())\n"
+        "body = m.decide(m.poll(), r).response.body.decode()\n"
+        "print(json.dumps({'body': body,\n"
+        "    'files': sorted(p.name for p in packaged_locale_dir().rglob('*.*')),\n"
+        "    'compiled_at_run_time': 'babel.messages.pofile' in sys.modules}))\n"
     )
-    assert "Acme est en maintenance planifiée" in _run(
-        installed.python, "-c", script, cwd=installed.workdir
-    )
+    out = json.loads(_run(installed.python, "-c", script, cwd=installed.workdir))
+    assert "Acme est en maintenance planifiée" in out["body"]
+    assert "maintenance_mode.po" not in out["files"]
+    assert "maintenance_mode.mo" in out["files"]
+    assert out["compiled_at_run_time"] is False  # the .mo is loaded, no .po is parsed
+
+
+def test_a_fresh_mo_is_preferred_and_a_stale_or_missing_one_falls_back_to_the_po(
+    tmp_path: Path,
+) -> None:
+    """The rule a source checkout relies on (no .mo there, or one older than its .po)."""
+    from babel.messages.mofile import write_mo
+
+    from maintenance_mode.i18n import _catalog_files, _load
+
+    folder = tmp_path / "fr" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    source = LOCALE / "fr" / "LC_MESSAGES" / "maintenance_mode.po"
+    po, mo = folder / "maintenance_mode.po", folder / "maintenance_mode.mo"
+    po.write_bytes(source.read_bytes())
+    assert _catalog_files(tmp_path, compiled=True) == {"fr": po}  # checkout: no .mo
+
+    with source.open("rb") as fh:
+        catalog = read_po(fh, locale="fr")
+    with mo.open("wb") as fh:
+        write_mo(fh, catalog)
+    os.utime(po, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(mo, ns=(2_000_000_000, 2_000_000_000))
+    assert _catalog_files(tmp_path, compiled=True) == {"fr": mo}
+    assert _catalog_files(tmp_path) == {"fr": po}  # a user's locale_dir: always the .po
+    assert _load(mo).gettext("%(city)s time") == "heure de %(city)s"
+
+    os.utime(po, ns=(3_000_000_000, 3_000_000_000))  # edited after the compile: stale .mo
+    assert _catalog_files(tmp_path, compiled=True) == {"fr": po}
+
+    po.unlink()  # an installed wheel: the .mo alone
+    assert _catalog_files(tmp_path, compiled=True) == {"fr": mo}
+    mo.write_bytes(b"\xde\x12\x04\x95 truncated")
+    with pytest.raises(ValueError, match=r"maintenance_mode\.mo: not a readable \.mo file"):
+        _load(mo)

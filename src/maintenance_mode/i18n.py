@@ -1,11 +1,20 @@
 """Languages of the page: gettext catalogs, Accept-Language negotiation, Babel formatting.
 
-Catalogs are plain gettext ``.po`` files, read with Babel when the middleware is
-built (no compile step): the packaged ones in ``maintenance_mode/locale/`` and,
-with the ``locale_dir`` option, your own in the same layout
-(``<locale_dir>/<lang>/LC_MESSAGES/maintenance_mode.po``). A catalog of yours
-for a language we ship overrides our strings one by one; a new language is
-added by dropping its file in. English is the source language (the msgids).
+Catalogs are gettext files in ``<lang>/LC_MESSAGES/maintenance_mode.*``: the
+packaged ones in ``maintenance_mode/locale/`` and, with the ``locale_dir``
+option, your own in the same layout. A catalog of yours for a language we ship
+overrides our strings one by one; a new language is added by dropping its file
+in. English is the source language (the msgids).
+
+Packaged catalogs ship compiled. The wheel holds one ``.mo`` per language (the
+build hook, ``hatch_build.py``, checks and compiles the ``.po`` sources with
+Babel) and no ``.po``; they are loaded as they are, nothing is compiled at run
+time. A source checkout or an editable install has only the ``.po`` files: for
+a language without a ``.mo`` (or whose ``.mo`` is older than its ``.po``, after
+a manual ``pybabel compile`` and an edit), the ``.po`` is read, checked and
+compiled in memory instead, so the checkout needs no build step and never
+serves stale strings. Your own catalogs (``locale_dir``) are always ``.po``
+files, read and checked the same way (no compile step for you either).
 
 Trust model: catalogs are trusted like templates (a translation may hold
 markup); every value a translation interpolates (site name, operator text,
@@ -17,6 +26,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,8 +39,6 @@ from zoneinfo import ZoneInfo
 from babel import Locale, UnknownLocaleError
 from babel.core import negotiate_locale as babel_negotiate
 from babel.dates import format_datetime, format_interval, get_timezone_location, match_skeleton
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 from babel.units import format_unit
@@ -78,13 +86,22 @@ def packaged_locale_dir() -> Path:
 # -- catalogs ---------------------------------------------------------------------------
 
 
-def _catalog_files(root: Path) -> dict[str, Path]:
-    """``{locale: path}`` for every ``<lang>/LC_MESSAGES/maintenance_mode.po`` under ``root``."""
+def _catalog_files(root: Path, *, compiled: bool = False) -> dict[str, Path]:
+    """``{locale: path}`` for every ``<lang>/LC_MESSAGES/maintenance_mode.po`` under ``root``.
+
+    With ``compiled`` (the packaged catalogs), a ``.mo`` is taken instead of its
+    ``.po`` unless the ``.po`` is newer, and a ``.mo`` alone is enough.
+    """
     found: dict[str, Path] = {}
     if not root.is_dir():
         return found
     for po in sorted(root.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         found[po.parent.parent.name] = po
+    if compiled:
+        for mo in sorted(root.glob(f"*/LC_MESSAGES/{DOMAIN}.mo")):
+            po = mo.with_suffix(".po")
+            if not po.exists() or mo.stat().st_mtime_ns >= po.stat().st_mtime_ns:
+                found[mo.parent.parent.name] = mo
     return found
 
 
@@ -116,6 +133,9 @@ def _check_message(msgid: object, msgstr: str, where: str) -> None:
 @lru_cache(maxsize=64)
 def _read_catalog(path: Path, mtime_ns: int) -> Translations:
     """Parse, check and load one ``.po`` file (cached per file version)."""
+    from babel.messages.mofile import write_mo  # only for .po files: not loaded from a wheel
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as fh:
         try:
             catalog = read_po(fh, domain=DOMAIN)
@@ -134,8 +154,21 @@ def _read_catalog(path: Path, mtime_ns: int) -> Translations:
     return Translations(buffer, domain=DOMAIN)
 
 
+@lru_cache(maxsize=64)
+def _read_compiled(path: Path, mtime_ns: int) -> Translations:
+    """Load one packaged ``.mo`` file, checked when the wheel was built (cached per version)."""
+    with path.open("rb") as fh:
+        try:
+            return Translations(fh, domain=DOMAIN)
+        except (OSError, struct.error) as exc:  # gettext's errors for a broken file
+            raise ValueError(
+                f"{path}: not a readable .mo file ({exc}); reinstall maintenance-mode"
+            ) from None
+
+
 def _load(path: Path) -> Translations:
-    return _read_catalog(path, path.stat().st_mtime_ns)
+    read = _read_compiled if path.suffix == ".mo" else _read_catalog
+    return read(path, path.stat().st_mtime_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +188,9 @@ def load_catalogs(
     *, default: str, locale_dir: Path | None = None, only: Iterable[str] = ()
 ) -> Catalogs:
     """Read the packaged catalogs and those in ``locale_dir``; raise ValueError on mistakes."""
-    packaged = {_canonical(k, p): p for k, p in _catalog_files(packaged_locale_dir()).items()}
+    packaged = {
+        _canonical(k, p): p for k, p in _catalog_files(packaged_locale_dir(), compiled=True).items()
+    }
     own = {_canonical(k, p): p for k, p in _catalog_files(locale_dir).items()} if locale_dir else {}
     names = sorted({SOURCE_LOCALE, *packaged, *own})
     wanted = [_canonical(name) for name in only]

@@ -50,6 +50,7 @@ from .state import (
     MAX_STATE_BYTES,
     ETARange,
     MaintenanceState,
+    ProgressUpdate,
     StateFileError,
     Window,
     dump_state,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from .redis import RedisFlag
 
 __all__ = [
+    "MAX_WRITE_BYTES",
     "Action",
     "Change",
     "ControlError",
@@ -89,6 +91,12 @@ __all__ = [
 LOCK_TIMEOUT = 10.0
 #: Notice below which :func:`schedule` warns (the product brief: at least 48 hours).
 MIN_NOTICE = timedelta(hours=48)
+#: The largest document a writer leaves in the store: below the engine's
+#: ``MAX_STATE_BYTES`` (64 KiB), with room for a hand edit. A change that would pass it
+#: moves the oldest progress updates to the archive beside the document until the
+#: document is at most three quarters of this size (so archiving happens in batches,
+#: not on every update), keeping the reason, message, ETA, windows and latest updates.
+MAX_WRITE_BYTES = 56 * 1024
 
 
 class ControlError(Exception):
@@ -231,6 +239,9 @@ class Current:
     state: MaintenanceState | None
     #: Why the document present could not be used (it then means ON with default details).
     problem: str | None = None
+    #: How many older updates this write moved to the archive, and where it is.
+    moved: int = 0
+    archive: str | None = None
 
 
 class Store(abc.ABC):
@@ -265,6 +276,63 @@ class _Keep:
 KEEP = _Keep()
 
 
+def _size(state: MaintenanceState) -> int:
+    return len(dump_state(state).encode("utf-8"))
+
+
+def _fit(new: MaintenanceState) -> tuple[MaintenanceState, tuple[ProgressUpdate, ...]]:
+    """``new`` kept under :data:`MAX_WRITE_BYTES`, and the oldest updates moved out of it.
+
+    Only updates move, oldest first, and never the latest one; the document counts
+    them in ``archived_updates``. A document still larger than the app reads is refused.
+    """
+    if _size(new) <= MAX_WRITE_BYTES:
+        return new, ()
+    ordered = sorted(new.updates, key=lambda u: u.at)  # stable: equal times keep their order
+
+    def without(count: int) -> MaintenanceState:
+        return new.model_copy(
+            update={
+                "updates": tuple(ordered[count:]),
+                "archived_updates": new.archived_updates + count,
+            }
+        )
+
+    def fewest(limit: int) -> int:
+        """The fewest updates to move for the document to fit ``limit``; at most all but one."""
+        low, high = 0, max(len(ordered) - 1, 0)
+        while low < high:
+            middle = (low + high) // 2
+            if _size(without(middle)) <= limit:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    count = fewest(MAX_WRITE_BYTES * 3 // 4)
+    if _size(without(count)) > MAX_WRITE_BYTES * 3 // 4:  # long texts: keep what fits the limit
+        count = fewest(MAX_WRITE_BYTES)
+    kept = without(count)
+    if _size(kept) > MAX_STATE_BYTES:
+        raise InvalidChange(
+            f"the document would be {_size(kept)} bytes, more than the {MAX_STATE_BYTES} the app "
+            "reads; shorten the reason, message or windows (maintenance schedule --clear)"
+        )
+    return kept, tuple(ordered[:count])
+
+
+def _archive_lines(state: MaintenanceState, moved: Sequence[ProgressUpdate]) -> list[bytes]:
+    """One JSON line per archived update, with the maintenance it belongs to."""
+    started = _iso(state.started_at) if state.started_at else None
+    return [
+        json.dumps({"started_at": started, **u.model_dump(mode="json")}, ensure_ascii=False).encode(
+            "utf-8"
+        )
+        + b"\n"
+        for u in moved
+    ]
+
+
 def _decode(data: bytes, where: str) -> Current:
     if len(data) > MAX_STATE_BYTES:
         return Current(MaintenanceState(), f"{where} is larger than {MAX_STATE_BYTES} bytes")
@@ -282,6 +350,8 @@ class FileStore(Store):
             raise InvalidChange("the flag file path is empty")
         self.path = Path(path).absolute()
         self.lock_path = self.path.with_name(f".{self.path.name}.lock")
+        #: Where older updates go (one JSON line each) to keep the document small.
+        self.archive_path = self.path.with_name(f".{self.path.name}.archive.jsonl")
 
     def describe(self) -> str:
         return str(self.path)
@@ -343,6 +413,9 @@ class FileStore(Store):
                 except OSError as exc:
                     raise ControlError(f"cannot remove {self.path}: {exc.strerror}") from None
                 return Current(None)
+            new, moved = _fit(new)
+            if moved:  # first the archive: a failure in between duplicates, never loses
+                self._append(_archive_lines(new, moved))
             try:
                 write_state_atomic(self.path, new)
             except OSError as exc:
@@ -350,7 +423,25 @@ class FileStore(Store):
                     f"cannot write {self.path}: {exc.strerror}; check the folder exists and "
                     "is writable by this user"
                 ) from None
-            return Current(new)
+            return Current(new, moved=len(moved), archive=str(self.archive_path))
+
+    def _append(self, lines: list[bytes]) -> None:
+        """Append to the archive in one write, synced (the caller holds the lock)."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.archive_path, flags, 0o644)
+            try:
+                data = b"".join(lines)
+                while data:
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise ControlError(
+                f"cannot archive older updates to {self.archive_path}: {exc.strerror}; check "
+                "the folder is writable by this user"
+            ) from None
 
 
 def _lock(fd: int, path: Path) -> None:
@@ -397,6 +488,11 @@ class RedisStore(Store):
         except (ImportError, ValueError) as exc:
             raise InvalidChange(str(exc).removeprefix("maintenance-mode: ")) from None
 
+    @property
+    def archive_key(self) -> str:
+        """The list where older updates go (one JSON string each) to keep the value small."""
+        return f"{self.key}:archive"
+
     def describe(self) -> str:
         from .redis import redacted
 
@@ -438,13 +534,19 @@ class RedisStore(Store):
                     if isinstance(new, _Keep):
                         pipe.unwatch()
                         return current
+                    moved: tuple[ProgressUpdate, ...] = ()
+                    if new is not None:
+                        new, moved = _fit(new)
                     pipe.multi()
                     if new is None:
                         pipe.delete(self.key)
                     else:
+                        if moved:
+                            pipe.rpush(self.archive_key, *_archive_lines(new, moved))
                         pipe.set(self.key, dump_state(new).encode("utf-8"))
                     pipe.execute()
-                    return Current(new)
+                    archive = f"{self.describe()}:archive"
+                    return Current(new, moved=len(moved), archive=archive)
                 except redis.WatchError:
                     time.sleep(secrets.randbelow(20) / 1000)  # another writer won: read again
             raise ControlError(f"{self.describe()} kept changing under 100 attempts; try again")
@@ -654,6 +756,13 @@ def secret_digest(token: str) -> str:
 def _finish(
     verb: str, where: Store, action: Action, written: Current, now: datetime, **extra: Any
 ) -> Change:
+    if written.moved:
+        extra["warnings"] = (
+            *extra.get("warnings", ()),
+            f"moved {written.moved} older update{'s' if written.moved != 1 else ''} to "
+            f"{written.archive} to keep the document under {MAX_WRITE_BYTES // 1024} KiB; "
+            "the page shows the latest ones",
+        )
     return Change(action, _status(where, written, now), verb=verb, **extra)
 
 

@@ -72,6 +72,7 @@ def window_state(doc: MaintenanceState, window: Window) -> MaintenanceState:
         # Taken over by hand (`on`, `update`), an auto-ending window still ends by itself.
         expires_at=window.end_latest if window.auto_end else None,
         bypass_sha256=doc.bypass_sha256,
+        archived_updates=doc.archived_updates,
     )
 
 

@@ -214,6 +214,9 @@ class MaintenanceState(_Model):
     started_at: Time | None = None
     eta: _TimeOrRange | None = None
     updates: tuple[ProgressUpdate, ...] = ()
+    #: How many older updates the writers moved to the archive beside the document
+    #: (``maintenance_mode.control.MAX_WRITE_BYTES``); the page may say "N earlier updates".
+    archived_updates: Annotated[int, Field(ge=0)] = 0
     allow: tuple[str, ...] = ()
     windows: tuple[Window, ...] = ()
     expires_at: Time | None = None

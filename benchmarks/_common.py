@@ -110,14 +110,6 @@ class Variant:
     #: Things kept alive with the variant (temp files, engines).
     keep: Any = None
 
-    @property
-    def group(self) -> str:
-        return self.name.split(":", 1)[0]
-
-    @property
-    def label(self) -> str:
-        return self.name.split(":", 1)[1]
-
 
 # -- drivers --------------------------------------------------------------------------------
 

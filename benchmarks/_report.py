@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
+from statistics import median
 from typing import Any
 
 from _common import paired_median
@@ -57,7 +58,9 @@ def signed_us(seconds: float) -> str:
     return f"{seconds * 1e6:+.2f}"
 
 
-def table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def table(head: str | Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table; ``head`` its cells, or them joined by " | "."""
+    head = head.split(" | ") if isinstance(head, str) else head
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -131,15 +134,8 @@ def inprocess(res: dict[str, Any], targets: Targets) -> str:
                 ratio <= 1.0,
             )
     head = (
-        "app",
-        "variant",
-        "median µs",
-        "IQR µs",
-        "min-max µs",
-        "over bare µs",
-        "x floor",
-        "x bare",
-        "response",
+        "app | variant | median µs | IQR µs | "
+        "min-max µs | over bare µs | x floor | x bare | response"
     )
     out.append(table(head, rows))
     decisions = [(name, res[name]) for name in sorted(res) if name.split(":", 1)[1] in DECIDE]
@@ -160,8 +156,6 @@ def inprocess(res: dict[str, Any], targets: Targets) -> str:
 
 
 def callgrind(cg: dict[str, Any], targets: Targets) -> str:
-    if "skipped" in cg:
-        return f"## Instructions per request (callgrind)\n\nSkipped: {cg['skipped']}."
     ir = cg["ir"]
     out = [
         "## Instructions per request (callgrind)",
@@ -262,19 +256,8 @@ def callgrind(cg: dict[str, Any], targets: Targets) -> str:
                 f"{marking:,.0f} ({bypass_extra / total:.2f} x)",
                 bypass_extra <= total * 1.1,
             )
-    out.append(
-        table(
-            (
-                "app",
-                "bare Ir",
-                "503 HTML Ir",
-                "503 JSON Ir",
-                "allowlisted: Ir over off",
-                "bypassed: Ir over off",
-            ),
-            rows,
-        )
-    )
+    head = "app | bare Ir | 503 HTML Ir | 503 JSON Ir"
+    out.append(table(head + " | allowlisted: Ir over off | bypassed: Ir over off", rows))
     if snippets:
         baseline = next(iter(snippets.values()))
         out += [
@@ -293,20 +276,12 @@ def callgrind(cg: dict[str, Any], targets: Targets) -> str:
 
 def _marking(snippets: dict[str, float], kind: str) -> float | None:
     """What the bypass's Cache-Control marking adds to a response (from _snippets.py)."""
-    straight = next(
-        (v for k, v in snippets.items() if k.startswith(f"{kind}: ") and "straight" in k), None
-    )
-    marked = next(
-        (v for k, v in snippets.items() if k.startswith(f"{kind}: ") and "marking" in k), None
-    )
-    return None if straight is None or marked is None else marked - straight
+    mine = [(k, v) for k, v in snippets.items() if k.startswith(f"{kind}: ")]
+    found = {word: v for k, v in reversed(mine) for word in ("straight", "marking") if word in k}
+    return found["marking"] - found["straight"] if len(found) == 2 else None
 
 
 # -- over HTTP ----------------------------------------------------------------------------------
-
-
-def _median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 #: "Throughput >= 0.98 x bare" as CPU time per request, when the server is CPU-bound.
@@ -337,7 +312,7 @@ def _x(ratios: Sequence[float], digits: int = 3) -> str:
     """Median ratio and min-max over the rounds."""
     if not ratios:
         return "-"
-    return f"{_median(ratios):.{digits}f} ({min(ratios):.{digits}f}-{max(ratios):.{digits}f})"
+    return f"{median(ratios):.{digits}f} ({min(ratios):.{digits}f}-{max(ratios):.{digits}f})"
 
 
 def _http_name(name: str) -> tuple[str, str, str]:
@@ -359,8 +334,6 @@ def http_cpu(h: dict[str, Any], name: str) -> tuple[list[float], str]:
 
 def http(h: dict[str, Any], targets: Targets, decided_elsewhere: bool = False) -> str:
     """``decided_elsewhere``: the off rows' verdicts come from http_callgrind (in this run)."""
-    if "skipped" in h:
-        return f"## Over HTTP\n\nSkipped: {h['skipped']}."
     runs = h["runs"]
     out = [
         "## Over HTTP: uvicorn and gunicorn, one worker, loaded by wrk on 127.0.0.1",
@@ -409,12 +382,12 @@ def http(h: dict[str, Any], targets: Targets, decided_elsewhere: bool = False) -
                 h["servers"][name],
                 TITLES[app] if is_bare else "",
                 LABELS[label],
-                f"{_median([s['rps'] for s in samples]):,.0f}",
+                f"{median([s['rps'] for s in samples]):,.0f}",
                 "" if is_bare else _x(x_rps),
-                f"{_median([s['p99_ms'] for s in samples]):.2f}",
-                "" if is_bare else f"{_median(x_p99):.2f}",
-                f"{_median(cpu):,.0f}" if cpu else "-",
-                f"{_median(busy):.2f}" if busy else "-",
+                f"{median([s['p99_ms'] for s in samples]):.2f}",
+                "" if is_bare else f"{median(x_p99):.2f}",
+                f"{median(cpu):,.0f}" if cpu else "-",
+                f"{median(busy):.2f}" if busy else "-",
                 "" if is_bare else _x(x_cpu),
                 "" if is_bare else _x(side.get(name, [])),
             )
@@ -433,26 +406,17 @@ def http(h: dict[str, Any], targets: Targets, decided_elsewhere: bool = False) -
                 f"{what} over HTTP: throughput >= {goal} x bare, i.e. server CPU per request "
                 f"<= {limit:.3f} x bare, {where}",
                 f"CPU x bare {_x(ratios)}, {how}; req/s x bare, alone, {_x(x_rps)}",
-                _median(ratios) <= limit,
+                median(ratios) <= limit,
             )
         else:  # results from before CPU time was read
             targets.add(
                 f"{what} over HTTP: throughput >= {goal} x bare, {where}",
                 f"req/s x bare {_x(x_rps)}",
-                _median(x_rps) >= 1 / limit,
+                median(x_rps) >= 1 / limit,
             )
     head = (
-        "server",
-        "app",
-        "variant",
-        "req/s",
-        "req/s x bare",
-        "p99 ms",
-        "p99 x bare",
-        "CPU µs/req",
-        "busy",
-        "CPU x bare, alone",
-        "CPU x bare, side by side",
+        "server | app | variant | req/s | req/s x bare | "
+        "p99 ms | p99 x bare | CPU µs/req | busy | CPU x bare, alone | CPU x bare, side by side"
     )
     out.append(table(head, rows))
     return "\n".join(out)
@@ -512,11 +476,8 @@ def http_callgrind(g: dict[str, Any], targets: Targets) -> str:
 
 
 def peers(results: dict[str, Any], targets: Targets) -> str:
-    section = results.get("peers", {})
-    if "skipped" in section:
-        return f"## Against the peers\n\nSkipped: {section['skipped']}."
     ours = results.get("inprocess", {})
-    theirs = section.get("inprocess", {})
+    theirs = results["peers"].get("inprocess", {})
     if not ours or not theirs:
         return ""
     h = results.get("http", {})
@@ -543,11 +504,11 @@ def peers(results: dict[str, Any], targets: Targets) -> str:
         """The text, and a cost for the verdict (lower is better): the CPU ratio."""
         if name not in runs:
             return "-", float("nan")
-        x_rps = _median(_per_round(runs[name], runs[f"{name.split(':')[0]}:bare"], "rps"))
+        x_rps = median(_per_round(runs[name], runs[f"{name.split(':')[0]}:bare"], "rps"))
         ratios, _ = http_cpu(h, name)
         if not ratios:  # results from before CPU time was read
             return f"{x_rps:.3f} x req/s", 1 / x_rps
-        return f"{_median(ratios):.3f} x CPU ({x_rps:.3f} x req/s)", _median(ratios)
+        return f"{median(ratios):.3f} x CPU ({x_rps:.3f} x req/s)", median(ratios)
 
     def block(title: str, columns: Sequence[str], spec: Sequence[tuple[str, Sequence[str]]]) -> str:
         rows = []
@@ -669,14 +630,8 @@ def touch(t: dict[str, Any], targets: Targets) -> str:
                 file_calls <= intervals + 1 and r["env_reads"] == 0,
             )
     head = (
-        "variant",
-        "requests",
-        "seconds",
-        "file syscalls",
-        "per request",
-        "flag-file calls",
-        "per check interval (ours)",
-        "env reads per request",
+        "variant | requests | seconds | file syscalls | "
+        "per request | flag-file calls | per check interval (ours) | env reads per request"
     )
     how = (
         f"`strace -f -e trace=%file` ({t['strace']}), counted between two marker calls "
@@ -720,13 +675,8 @@ def memory(m: dict[str, Any], targets: Targets) -> str:
             r["traced_growth"] <= MEMORY_NOISE_BYTES or later < MEMORY_NOISE_PER_REQUEST,
         )
     head = (
-        "variant",
-        "requests",
-        "RSS MiB before -> after",
-        "RSS KiB",
-        "traced after 1/10",
-        "traced after all",
-        "B per request after 1/10",
+        "variant | requests | RSS MiB before -> after | "
+        "RSS KiB | traced after 1/10 | traced after all | B per request after 1/10"
     )
     return "\n".join(
         [

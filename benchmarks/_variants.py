@@ -15,7 +15,11 @@ A name is ``<app>:<variant>``. Apps: ``raw-asgi``, ``starlette``, ``fastapi`` (A
   and ``ext-floor``, its own floor: a do-nothing ``before_request``/``after_request`` pair;
 - peers, imported only in the peers' virtualenv: ``fastapi:fm-*`` (fastapi-maintenance,
   its default env backend and its file backend) and ``django:dmm-*``
-  (django-maintenance-mode, which installs a package also named ``maintenance_mode``).
+  (django-maintenance-mode, which installs a package also named ``maintenance_mode``);
+- ``scaling:*`` (scaling.py): the bare ASGI middleware with no other rules, off, or with
+  ``net<N>`` (N ``bypass_ips`` networks) or ``allow<N>`` (N ``allow`` prefixes), then
+  ``-blocked`` / ``-blocked6`` (an IPv4 / IPv6 client, blocked), ``-bypassed`` (the client
+  is the last network) or nothing (the allowlisted path is the last prefix).
 
 All of ours share one realistic configuration: two allowlisted paths and a bypass
 secret, with the library's default check interval (``BENCH_CHECK_INTERVAL`` overrides it).
@@ -26,6 +30,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -260,8 +265,7 @@ def ours_options(label: str, workdir: Path) -> dict[str, Any]:
         "allow": ["/faq", "/static/", *([PATH] if label.endswith("allow") else [])],
         "bypass_secret": SECRET,
     }
-    interval = check_interval()
-    if interval is not None:
+    if (interval := check_interval()) is not None:
         options["check_interval"] = interval
     return options
 
@@ -427,6 +431,46 @@ def _django_decision(label: str, which: str, workdir: Path) -> Callable[[], obje
     return one
 
 
+def _networks(count: int, *, including: str | None = None) -> list[str]:
+    """``count`` networks of four kinds (IPv4 /24 and /32, IPv6 /64 and /128), none of them
+    the client's, the last one ``including`` when given."""
+    found = []
+    for i in range(count - (including is not None)):
+        n = i // 4
+        found.append(
+            (
+                f"10.{n // 256}.{n % 256}.0/24",
+                f"198.18.{n // 256}.{n % 256}",
+                f"2001:db8:{n:x}::/64",
+                f"2001:db8:ffff::{n:x}",
+            )[i % 4]
+        )
+    return [*found, including] if including is not None else found
+
+
+def _scaling(name: str, label: str, workdir: Path) -> Variant:
+    """``scaling:net100-blocked6`` and the like (see the module's docstring)."""
+    from maintenance_mode.asgi import MaintenanceMiddleware
+
+    match = re.fullmatch(r"(off|net|allow)(\d*)-?(\w*)", label)
+    if match is None:
+        raise SystemExit(f"unknown benchmark variant {name!r}")
+    rules, count, request = match.groups()
+    scope = asgi_scope("html", "/static/css/app.css" if rules == "allow" and not request else PATH)
+    if request == "blocked6":
+        scope["client"] = ("2001:db8:fff0::7", 50000)
+    options: dict[str, Any] = {"flag": _ours_flag(workdir, rules != "off")}
+    if rules == "net":
+        inside = f"{CLIENT}/32" if request == "bypassed" else None
+        options["bypass_ips"] = _networks(int(count), including=inside)
+    elif rules == "allow":
+        options["allow"] = [*(f"/section-{i}/" for i in range(int(count) - 1)), "/static/"]
+    if (interval := check_interval()) is not None:
+        options["check_interval"] = interval
+    app = MaintenanceMiddleware(raw_asgi_hello, **options)
+    return Variant(name, "asgi", app, scope, 503 if request.startswith("blocked") else 200)
+
+
 # -- the peers ---------------------------------------------------------------------------------
 
 
@@ -488,6 +532,8 @@ def _django_peer(label: str, workdir: Path) -> tuple[Any, Callable[[], None]]:
 def build(name: str, workdir: Path) -> Variant:
     """The variant called ``name``; files it needs are made in ``workdir``."""
     group, label = name.split(":", 1)
+    if group == "scaling":
+        return _scaling(name, label, workdir)
     kind = "asgi" if group in ASGI_APPS else "wsgi"
     request_of = asgi_scope if kind == "asgi" else wsgi_environ
     request = request_of(request_kind(label))  # type: ignore[arg-type]

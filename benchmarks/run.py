@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -101,25 +101,21 @@ def child(
 ) -> Any:
     """Run a _child.py job and return its JSON."""
     out = workdir / f"{job}-{os.getpid()}-{time.monotonic_ns()}.json"
-    cmd = [
-        *prefix,
-        str(python),
-        str(BENCH / "_child.py"),
-        job,
-        "--names",
-        ",".join(names),
-        "--workdir",
-        str(workdir),
-        "--out",
-        str(out),
-        *extra,
-    ]
+    cmd = [*prefix, *child_cmd(python, job, names, workdir, out, *extra)]
     proc = subprocess.run(
         cmd, cwd=ROOT, env={**ours_env(python), **(env or {})}, timeout=timeout, check=False
     )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed (exit {proc.returncode}): {' '.join(cmd)}")
     return json.loads(out.read_text())
+
+
+def child_cmd(
+    python: Path | str, job: str, names: list[str], workdir: Path, out: Path, *extra: str
+) -> list[str]:
+    """The command line of a _child.py job."""
+    cmd = [str(python), str(BENCH / "_child.py"), job, "--names", ",".join(names)]
+    return [*cmd, "--workdir", str(workdir), "--out", str(out), *extra]
 
 
 #: Where the copy of src/ that this run measures lives (see snapshot_source).
@@ -140,10 +136,6 @@ def ours_env(python: Path | str) -> dict[str, str]:
     if SNAPSHOT and str(python) == sys.executable:
         env["PYTHONPATH"] = os.pathsep.join([str(SNAPSHOT[0]), env.get("PYTHONPATH", "")])
     return env
-
-
-def tool(name: str) -> str | None:
-    return shutil.which(name)
 
 
 def tool_version(cmd: list[str]) -> str:
@@ -179,20 +171,14 @@ def peers_python() -> Path:
 # -- sections -----------------------------------------------------------------------------------
 
 
-def section_inprocess(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    names = _variants.ours_names()
-    log(f"in-process: {len(names)} variants x {args.repeats} repeats")
+def section_inprocess(args: argparse.Namespace, workdir: Path, peers: Path | None = None) -> Any:
+    """Ours in this virtualenv; or, given ``peers``, the peers in theirs."""
+    names = _variants.peer_names() if peers else _variants.ours_names()
+    log(f"{'peers ' * bool(peers)}in-process: {len(names)} variants x {args.repeats} repeats")
     extra = ["--repeats", str(args.repeats), "--target", str(args.target)]
-    if args.quick:
+    if args.quick and not peers:
         extra += ["--fixed-n", "100"]
-    return child(sys.executable, "time", names, workdir, *extra)
-
-
-def section_peers_inprocess(args: argparse.Namespace, workdir: Path, python: Path) -> Any:
-    names = _variants.peer_names()
-    log(f"peers in-process: {len(names)} variants x {args.repeats} repeats")
-    extra = ["--repeats", str(args.repeats), "--target", str(args.target)]
-    return child(python, "time", names, workdir, *extra)
+    return child(peers or sys.executable, "time", names, workdir, *extra)
 
 
 CALLGRIND_GROUPS = {
@@ -209,63 +195,62 @@ CALLGRIND_GROUPS = {
 }
 
 
+#: callgrind, dumping before each marker() call of _common.py (or on SIGUSR2), no line counts.
+CALLGRIND = ["--tool=callgrind", "--dump-before=getloadavg", "--dump-instr=no", "--dump-line=no"]
+#: Under valgrind a second of wall time is a few hundred requests: a long check interval keeps
+#: the flag's re-check (one stat per interval, see "touch") out of the per-request counts, which
+#: are then the fast path's alone; and string hashes are the same from run to run.
+GRIND_ENV = {"PYTHONHASHSEED": "0", "BENCH_CHECK_INTERVAL": "3600"}
+
+
+def grind(
+    valgrind: str, group: str, job: str, names: list[str], workdir: Path, n1: int, n2: int
+) -> dict[str, float]:
+    """Instructions per request of each variant of a _child.py job run under callgrind (N2
+    minus N1 requests between markers), its dumps and log in workdir/callgrind-<group>."""
+    folder = workdir / f"callgrind-{group}"
+    folder.mkdir()
+    cmd = [valgrind, *CALLGRIND, f"--callgrind-out-file={folder}/cg.out"]
+    extra = ("--n1", str(n1), "--n2", str(n2))
+    cmd += child_cmd(sys.executable, job, names, workdir, folder / "order.json", *extra)
+    env = {**ours_env(sys.executable), **GRIND_ENV}
+    with open(folder / "valgrind.log", "w") as log_file:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file, env=env, timeout=3600
+        )
+    if proc.returncode != 0:
+        tail = (folder / "valgrind.log").read_text().splitlines()
+        raise RuntimeError(f"callgrind {group} failed:\n" + "\n".join(tail[-25:]))
+    parts = _dump_totals(folder.glob("cg.out*"))
+    for path in folder.glob("cg.out*"):
+        path.unlink()
+    order = json.loads((folder / "order.json").read_text())["order"]
+    # Part 1 is start-up; then each phase is "collection + marker" and "requests + marker".
+    counts: dict[str, dict[int, int]] = {}
+    for index, phase in enumerate(order):
+        counts.setdefault(phase["name"], {})[phase["n"]] = parts[2 * index + 2]
+    result = {}
+    for name, by_n in counts.items():
+        (short, ir1), (long, ir2) = sorted(by_n.items())
+        result[name] = (ir2 - ir1) / (long - short)
+    return result
+
+
 def section_callgrind(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Instructions per request: groups run under callgrind side by side (counts do not mind)."""
-    valgrind = tool("valgrind")
+    valgrind = shutil.which("valgrind")
     if valgrind is None:
         return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
     jobs = [(group, "phases", names) for group, names in CALLGRIND_GROUPS.items()]
     jobs.append(("snippets", "snippets", []))
-    running: list[tuple[str, subprocess.Popen[bytes]]] = []
-    results: dict[str, dict[str, float]] = {}
 
-    def finish(group: str, proc: subprocess.Popen[bytes]) -> None:
-        if proc.wait(timeout=3600) != 0:
-            tail = (workdir / f"callgrind-{group}" / "valgrind.log").read_text().splitlines()
-            raise RuntimeError(f"callgrind {group} failed:\n" + "\n".join(tail[-25:]))
-        results[group] = _parse_callgrind(workdir / f"callgrind-{group}")
-
-    for group, job, names in jobs:
-        while len(running) >= max(1, os.cpu_count() or 1):
-            finish(*running.pop(0))
-        folder = workdir / f"callgrind-{group}"
-        folder.mkdir()
-        cmd = [
-            valgrind,
-            "--tool=callgrind",
-            "--dump-before=getloadavg",
-            "--dump-instr=no",
-            "--dump-line=no",
-            f"--callgrind-out-file={folder}/cg.out",
-            sys.executable,
-            str(BENCH / "_child.py"),
-            job,
-            "--names",
-            ",".join(names),
-            "--workdir",
-            str(workdir),
-            "--out",
-            str(folder / "order.json"),
-            "--n1",
-            str(args.n1),
-            "--n2",
-            str(args.n2),
-        ]
+    def one(group: str, job: str, names: list[str]) -> dict[str, float]:
         log(f"callgrind {group}: {len(names) or 'the'} {'variants' if names else 'snippets'}")
-        log_file = open(folder / "valgrind.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-            # Under valgrind a second of wall time is a few hundred requests: a long check
-            # interval keeps the flag's re-check (one stat per interval, see "touch") out of
-            # the per-request counts, which are then the fast path's alone.
-            env={**ours_env(sys.executable), "PYTHONHASHSEED": "0", "BENCH_CHECK_INTERVAL": "3600"},
-        )
-        running.append((group, proc))
-    while running:
-        finish(*running.pop(0))
+        return grind(valgrind, group, job, names, workdir, args.n1, args.n2)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+        futures = {group: pool.submit(one, group, job, names) for group, job, names in jobs}
+        results = {group: future.result() for group, future in futures.items()}
     per_request: dict[str, float] = {}
     for group in CALLGRIND_GROUPS:
         per_request.update(results[group])
@@ -278,31 +263,16 @@ def section_callgrind(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     }
 
 
-def _dump_total(path: Path) -> tuple[int, int] | None:
-    """A callgrind dump's part number and its instruction total (None: not a complete dump)."""
-    text = path.read_text(errors="replace")
-    part = re.search(r"^part: (\d+)$", text, re.M)
-    total = re.search(r"^summary: (\d+)$", text, re.M)
-    return None if part is None or total is None else (int(part.group(1)), int(total.group(1)))
-
-
-def _parse_callgrind(folder: Path) -> dict[str, float]:
-    parts: dict[int, int] = {}
-    for path in folder.glob("cg.out*"):
-        found = _dump_total(path)
-        if found is not None:
-            parts[found[0]] = found[1]
-        path.unlink()
-    order = json.loads((folder / "order.json").read_text())["order"]
-    # Part 1 is start-up; then each phase is "collection + marker" and "requests + marker".
-    counts: dict[str, dict[int, int]] = {}
-    for index, phase in enumerate(order):
-        counts.setdefault(phase["name"], {})[phase["n"]] = parts[2 * index + 2]
-    result = {}
-    for name, by_n in counts.items():
-        (n1, ir1), (n2, ir2) = sorted(by_n.items())
-        result[name] = (ir2 - ir1) / (n2 - n1)
-    return result
+def _dump_totals(paths: Iterable[Path]) -> dict[int, int]:
+    """Each callgrind dump's instruction total by its part number (incomplete dumps left out)."""
+    totals = {}
+    for path in paths:
+        text = path.read_text(errors="replace")
+        part = re.search(r"^part: (\d+)$", text, re.M)
+        total = re.search(r"^summary: (\d+)$", text, re.M)
+        if part is not None and total is not None:
+            totals[int(part.group(1))] = int(total.group(1))
+    return totals
 
 
 # -- over HTTP ----------------------------------------------------------------------------------
@@ -355,14 +325,11 @@ class Server:
         env = {**ours_env(python), "BENCH_VARIANT": variant, "BENCH_WORKDIR": str(workdir)}
         log_name = name.replace(":", "-").replace("@", "-")
         if self.grind is not None:
-            valgrind = [tool("valgrind") or "valgrind", "--tool=callgrind"]
-            valgrind += ["--dump-before=getloadavg", "--dump-instr=no", "--dump-line=no"]
+            valgrind = [shutil.which("valgrind") or "valgrind", *CALLGRIND]
             cmd = [*valgrind, f"--callgrind-out-file={self.grind}/cg.out.%p", *cmd]
             if kind == "wsgi":  # a slow worker must not be taken for a hung one
                 cmd += ["--timeout", "900"]
-            # As in section_callgrind: the flag's re-check stays out of the counts, and the
-            # string hashes are the same from run to run. _serve.py dumps on SIGUSR2.
-            env |= {"PYTHONHASHSEED": "0", "BENCH_CHECK_INTERVAL": "3600", "BENCH_DUMP": "1"}
+            env |= {**GRIND_ENV, "BENCH_DUMP": "1"}  # _serve.py dumps on SIGUSR2
             log_name += "-callgrind"
         self.log = open(workdir / f"server-{log_name}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -466,11 +433,6 @@ def cpu_used(before: dict[int, int], after: dict[int, int]) -> float | None:
     return sum(after[pid] - before[pid] for pid in before) / 1e9
 
 
-def _wrk_cmd(wrk_path: str, url: str, seconds: int, connections: int) -> list[str]:
-    cmd = [wrk_path, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
-    return [*cmd, url]
-
-
 def _wrk_output(out: str) -> dict[str, Any]:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -489,18 +451,6 @@ def _wrk_output(out: str) -> dict[str, Any]:
     }
 
 
-def wrk(wrk_path: str, url: str, seconds: int, connections: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        _wrk_cmd(wrk_path, url, seconds, connections),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-        check=True,
-        preexec_fn=_pin(1),
-    )
-    return _wrk_output(proc.stdout)
-
-
 def measured_wrk(
     wrk_path: str, servers: Sequence[Server], seconds: int, connections: int
 ) -> list[dict[str, Any]]:
@@ -508,9 +458,10 @@ def measured_wrk(
     them: CPU µs per request, and busy = CPU seconds / wrk's seconds (near 1 when one server
     alone is the bottleneck; near 1/n each when n side by side share CPU 0)."""
     before = [server.cpu_ns() for server in servers]
+    cmd = [wrk_path, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     procs = [
         subprocess.Popen(
-            _wrk_cmd(wrk_path, server.url, seconds, connections),
+            [*cmd, server.url],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -550,37 +501,18 @@ def measured_wrk(
 #: once, so ours is set against the same process minus its per-request code. "@httptools":
 #: uvicorn with its C parser and uvloop (uvicorn[standard]) instead of its h11 default.
 HTTP_GROUPS = {
-    "starlette": [
-        "starlette:bare",
-        "starlette:floor",
-        "starlette:loaded",
-        "starlette:off",
-        "starlette:on-html",
-    ],
+    "starlette": [f"starlette:{v}" for v in ("bare", "floor", "loaded", "off", "on-html")],
     "starlette@httptools": [
-        "starlette:bare@httptools",
-        "starlette:floor@httptools",
-        "starlette:loaded@httptools",
-        "starlette:loaded-floor@httptools",
-        "starlette:off@httptools",
-        "starlette:on-html@httptools",
+        f"starlette:{v}@httptools"
+        for v in ("bare", "floor", "loaded", "loaded-floor", "off", "on-html")
     ],
     "fastapi": ["fastapi:bare", "fastapi:off", "fastapi:on-html"],
-    "fastapi@httptools": [
-        "fastapi:bare@httptools",
-        "fastapi:off@httptools",
-        "fastapi:on-html@httptools",
-    ],
+    "fastapi@httptools": [f"fastapi:{v}@httptools" for v in ("bare", "off", "on-html")],
     "flask": ["flask:bare", "flask:off", "flask:on-html"],
-    "django": ["django:bare", "django:floor", "django:loaded", "django:off", "django:on-html"],
+    "django": [f"django:{v}" for v in ("bare", "floor", "loaded", "off", "on-html")],
 }
 HTTP_PEERS = {
-    "fastapi": [
-        "fastapi:fm-env-off",
-        "fastapi:fm-env-on",
-        "fastapi:fm-file-off",
-        "fastapi:fm-file-on",
-    ],
+    "fastapi": [f"fastapi:fm-{v}" for v in ("env-off", "env-on", "file-off", "file-on")],
     "django": ["django:dmm-off", "django:dmm-on-html"],
 }
 
@@ -617,7 +549,7 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
     Every round starts fresh server processes: where a process's heap and code happen to
     land can move its CPU time per request by a percent or two for its whole life, and one
     process per variant for the whole run would carry that offset into every round."""
-    wrk_path = tool("wrk")
+    wrk_path = shutil.which("wrk")
     if wrk_path is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     plan = http_plan(peers)
@@ -638,7 +570,7 @@ def section_http(args: argparse.Namespace, workdir: Path, peers: Path | None) ->
                 servers[name] = Server(name, python, workdir)
             for server in servers.values():
                 server.wait_ready()
-                wrk(wrk_path, server.url, warmup, args.connections)  # warm-up
+                measured_wrk(wrk_path, [server], warmup, args.connections)  # warm-up
                 described[server.name] = server.server
             for name, _ in plan:  # A B C ... A B C ...: drift hits every variant alike
                 [result] = measured_wrk(wrk_path, [servers[name]], seconds, args.connections)
@@ -680,7 +612,7 @@ def section_http_callgrind(
     the warm-up and the dumps cancel out. Unlike CPU time this is the same from run to run, so
     it can resolve the 2 % that "throughput >= 0.98" asks for. User-space instructions of the
     server's process (gunicorn: its worker): the kernel's share of a request is not in it."""
-    valgrind = tool("valgrind")
+    valgrind = shutil.which("valgrind")
     if valgrind is None:
         return {"skipped": "valgrind is not installed (apt-get install valgrind)"}
     plan = http_plan(peers)
@@ -705,7 +637,9 @@ def section_http_callgrind(
                 parts.append(_grind_dump(folder, pid))
         finally:
             server.stop()
-        totals = _grind_totals(folder, pid)
+        totals = _dump_totals(_grind_parts(folder, pid))
+        if not totals.keys() >= set(parts):
+            raise RuntimeError(f"{folder}: incomplete callgrind dumps of the server (pid {pid})")
         windows = [totals[part] for part in parts[1:]]
         per_request = [(windows[i + 1] - windows[i]) / (n2 - n1) for i in range(0, len(windows), 2)]
         log(f"http-callgrind {name}: {statistics.fmean(per_request):,.0f} Ir/request")
@@ -752,40 +686,20 @@ def _grind_parts(folder: Path, pid: int) -> list[Path]:
     return [path for path in folder.glob(f"cg.out.{pid}.*") if path.suffix[1:].isdigit()]
 
 
-def _grind_totals(folder: Path, pid: int) -> dict[int, int]:
-    totals = {}
-    for path in _grind_parts(folder, pid):
-        found = _dump_total(path)
-        if found is None:
-            raise RuntimeError(f"{path}: not a complete callgrind dump")
-        totals[found[0]] = found[1]
-    return totals
-
-
 # -- what a request touches ----------------------------------------------------------------------
 
 TOUCH_OURS = [
-    "raw-asgi:off",
-    "raw-asgi:on-html",
-    "raw-wsgi:off",
-    "raw-wsgi:on-html",
-    "django:off",
-    "django:on-html",
+    f"{app}:{v}" for app in ("raw-asgi", "raw-wsgi", "django") for v in ("off", "on-html")
 ]
 TOUCH_QUICK = ["raw-asgi:off", "raw-wsgi:on-html"]
 #: With the bare apps, to show what the frameworks themselves touch.
-TOUCH_PEERS = [
-    "fastapi:bare",
-    "fastapi:fm-env-off",
-    "fastapi:fm-file-off",
-    "django:bare",
-    "django:dmm-off",
-]
+TOUCH_PEERS = ["fastapi:bare", "fastapi:fm-env-off", "fastapi:fm-file-off"]
+TOUCH_PEERS += ["django:bare", "django:dmm-off"]
 TOUCH_INTERVAL = 0.25
 
 
 def section_touch(args: argparse.Namespace, workdir: Path, peers: Path | None) -> dict[str, Any]:
-    strace = None if args.quick else tool("strace")
+    strace = None if args.quick else shutil.which("strace")
     seconds = 0.3 if args.quick else args.touch_seconds
     ours = TOUCH_QUICK if args.quick else TOUCH_OURS
     plan: list[tuple[str, Path | str]] = [(name, sys.executable) for name in ours]
@@ -882,12 +796,6 @@ def git_describe() -> str:
     return f"{head}{' + uncommitted changes in src/' if dirty else ''}"
 
 
-@contextlib.contextmanager
-def workspace() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="maintenance-bench-") as folder:
-        yield Path(folder)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -943,11 +851,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     json_path.parent.mkdir(parents=True, exist_ok=True)
     failed = []
-    with workspace() as workdir:
+    with tempfile.TemporaryDirectory(prefix="maintenance-bench-") as folder:
+        workdir = Path(folder)
         snapshot_source(workdir)
         plan: list[tuple[str, Callable[[], Any]]] = [
             ("inprocess", lambda: section_inprocess(args, workdir)),
-            ("peers", lambda: {"inprocess": section_peers_inprocess(args, workdir, peers)}),
+            ("peers", lambda: {"inprocess": section_inprocess(args, workdir, peers)}),
             ("callgrind", lambda: section_callgrind(args, workdir)),
             ("http", lambda: section_http(args, workdir, peers)),
             ("http-callgrind", lambda: section_http_callgrind(args, workdir, peers)),

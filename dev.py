@@ -3,21 +3,37 @@
 
     python3 dev.py demo [--port 8000]   # the demo site behind the middleware
     python3 dev.py bench [--quick]      # the benchmark suite (docs/performance.md)
-    python3 dev.py test [pytest args]   # lint, type-check and run every test
-                                        # (installs Chromium, Java, npm tools and
-                                        # redis-server first when they are missing)
+    python3 dev.py test                 # what CI runs: lint, type-check and every
+                                        # test on 3.11 (installs Chromium, Java, npm
+                                        # tools, redis-server and the proxies first
+                                        # when they are missing)
+    python3 dev.py test --matrix        # the same, then the tests not marked slow
+                                        # on 3.12, 3.13 and the lowest pins
+    python3 dev.py test [pytest args]   # lint, type-check, then pytest with these
+                                        # arguments on 3.11 only
+    python3 dev.py test --env ENV [pytest args]
+                                        # pytest alone in one extra environment:
+                                        # 3.12, 3.13 or lowest
 
 Only the standard library is used here, so this works on a fresh machine with
 Python 3.11: the virtualenv (.venv) is created on first use and re-synced
-whenever pyproject.toml changes.
+whenever pyproject.toml changes. The extra environments live in .venv-3.12,
+.venv-3.13 and .venv-lowest and are kept in sync the same way; .venv-lowest is
+Python 3.11 with every direct dependency held at the lower bound pyproject.toml
+declares for it (its constraints are generated from pyproject.toml on each sync).
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
+import time
+import tomllib
 import venv
 from pathlib import Path
 
@@ -33,41 +49,149 @@ def _run(*cmd: str | os.PathLike[str]) -> None:
     subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
 
 
-def ensure_venv() -> None:
-    """Create .venv and install the project with its dev extras if out of date."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted and PY.exists():
-        return
+def _bin(venv_dir: Path) -> Path:
+    return venv_dir / ("Scripts" if os.name == "nt" else "bin")
+
+
+def ensure_venv(venv_dir: Path = VENV, python: str | None = None, constraints: str = "") -> Path:
+    """Create venv_dir and install the project with its dev extras if out of date.
+
+    python is the interpreter to build it with (this one when None); constraints,
+    when given, is a pip constraints file's text that the install must obey.
+    Returns the environment's python.
+    """
+    py = _bin(venv_dir) / "python"
+    stamp = venv_dir / ".maintenance-mode-installed"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + constraints.encode())
+    if stamp.exists() and stamp.read_text() == wanted.hexdigest() and py.exists():
+        return py
     if sys.version_info < (3, 11):
         sys.exit(f"dev.py: Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
-    if not PY.exists():
-        print(f"+ creating virtualenv {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    _run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _run(PY, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
-    STAMP.write_text(wanted)
+    if not py.exists():
+        print(f"+ creating virtualenv {venv_dir}", flush=True)
+        if python is None:
+            venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
+        else:
+            _run(python, "-m", "venv", "--clear", venv_dir)
+    _run(py, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    extra: list[str] = []
+    if constraints:
+        pins = venv_dir / "constraints.txt"
+        pins.write_text(constraints)
+        extra = ["--constraint", str(pins)]
+    _run(py, "-m", "pip", "install", "--quiet", *extra, "-e", ".[dev]")
+    stamp.write_text(wanted.hexdigest())
+    return py
+
+
+# The extra environments `dev.py test` runs the suite in after .venv (Python 3.11).
+ENVS = ("3.12", "3.13", "lowest")
+# What the extra environments run: the suite without the tests marked slow. Those
+# start real servers (gunicorn, uvicorn, hypercorn, proxies), a browser or build a
+# wheel; they check how our code meets those programs, which the 3.11 run covers,
+# while every code path of ours that can differ between Python or dependency
+# versions is also driven in process by the tests that remain. Running them four
+# times would take CI past its 30-minute budget on a 2-core machine.
+MATRIX_PYTEST_ARGS: tuple[str, ...] = ("-m", "not slow")
+
+
+def lowest_constraints() -> str:
+    """pip constraints holding each `name>=X` requirement of pyproject.toml at `==X`."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for group in project["optional-dependencies"].values():
+        reqs.extend(group)
+    pins = {}
+    for req in reqs:
+        found = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)(?:\[[^]]*\])?\s*>=\s*([^,;\s]+)\s*", req)
+        if found:
+            pins[found[1].lower()] = found[2]
+    return "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+
+
+def find_python(version: str) -> str:
+    """The path of an installed python<version>: under pyenv, else on PATH."""
+    name = f"python{version}"
+    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    pattern = os.path.join(pyenv_root, "versions", f"{version}.*", "bin", name)
+    candidates = sorted(glob.glob(pattern), reverse=True)
+    # pyenv's shims only run the versions `pyenv global` selects: skip them.
+    found = shutil.which(name)
+    if found and f"{os.sep}shims{os.sep}" not in found:
+        candidates.append(found)
+    if candidates:
+        return candidates[0]
+    sys.exit(
+        f"dev.py: {name} is not installed (not under {pyenv_root}/versions nor on PATH); "
+        f"install it (e.g. `pyenv install {version}`), or run `python3 dev.py test tests` "
+        "to test on Python 3.11 alone"
+    )
+
+
+def ensure_env(name: str) -> Path:
+    """Create or re-sync one of ENVS and return its python."""
+    if name == "lowest":
+        python = sys.executable if sys.version_info[:2] == (3, 11) else find_python("3.11")
+        return ensure_venv(ROOT / ".venv-lowest", python, lowest_constraints())
+    return ensure_venv(ROOT / f".venv-{name}", find_python(name))
+
+
+def _timed(label: str, cmd: list[str | os.PathLike[str]], timings: list[str]) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    start = time.monotonic()
+    code = subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
+    timings.append(f"{label}: {time.monotonic() - start:.0f} s")
+    if code:
+        print(f"dev.py: failed (exit {code}): {' '.join(str(c) for c in cmd)}", flush=True)
+    return code
 
 
 def test(args: list[str]) -> int:
-    """Lint, format-check, type-check, then run the full pytest suite."""
+    """Lint, format-check, type-check, then run pytest: everywhere, or as args say."""
+    matrix = args[:1] == ["--matrix"]
+    if matrix:
+        args = args[1:]
+    env = None
+    if args[:1] == ["--env"] or (args and args[0].startswith("--env=")):
+        env = args[1] if args[0] == "--env" and len(args) > 1 else args[0].partition("=")[2]
+        args = args[2:] if args[0] == "--env" else args[1:]
+        if env not in ENVS:
+            print(f"dev.py: --env takes one of {', '.join(ENVS)}, not {env!r}", flush=True)
+            return 2
     tools = ROOT / "scripts" / "ensure-test-tools.sh"
     code = subprocess.run(["bash", str(tools)], cwd=ROOT).returncode
     if code:
         print(f"dev.py: could not set up the test tools (exit {code}): {tools}", flush=True)
         return code
-    gates = (
-        [BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py"],
-        [BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py"],
-        [BIN / "mypy"],
-        [PY, "-m", "pytest", *args],
+    timings: list[str] = []
+    if env is not None:
+        py = ensure_env(env)
+        return _timed(f"pytest ({env})", [py, "-m", "pytest", *args], timings)
+    gates: tuple[tuple[str, list[str | os.PathLike[str]]], ...] = (
+        ("ruff check", [BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py"]),
+        (
+            "ruff format",
+            [BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py"],
+        ),
+        ("mypy", [BIN / "mypy"]),
+        ("pytest (3.11)", [PY, "-m", "pytest", *args]),
     )
-    for cmd in gates:
-        print("+", " ".join(str(c) for c in cmd), flush=True)
-        code = subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
+    for label, cmd in gates:
+        code = _timed(label, cmd, timings)
         if code:
-            print(f"dev.py: failed (exit {code}): {' '.join(str(c) for c in cmd)}", flush=True)
-            return code
-    return 0
+            break
+    if matrix and not args and not code:
+        # The whole suite ran on 3.11 above; each extra environment runs it again
+        # (see MATRIX_PYTEST_ARGS for what it leaves out, and why).
+        for name in ENVS:
+            start = time.monotonic()
+            py = ensure_env(name)
+            timings.append(f"set up .venv-{name}: {time.monotonic() - start:.0f} s")
+            code = _timed(f"pytest ({name})", [py, "-m", "pytest", *MATRIX_PYTEST_ARGS], timings)
+            if code:
+                break
+    print(f"dev.py: {'failed' if code else 'passed'}; times: " + "; ".join(timings), flush=True)
+    return code
 
 
 def main(argv: list[str]) -> int:

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -31,7 +32,7 @@ def _sql_flag(db: Path, ttl: float) -> tuple[Callable[[], bool | MaintenanceStat
         if cache and time.monotonic() - cache[0][0] < ttl:
             return cache[0][1]
         calls.append(1)
-        with sqlite3.connect(db) as conn:
+        with closing(sqlite3.connect(db)) as conn, conn:
             row = conn.execute("SELECT active, doc FROM maintenance WHERE id = 1").fetchone()
         value: bool | MaintenanceState = False
         if row is not None and row[0]:
@@ -44,14 +45,14 @@ def _sql_flag(db: Path, ttl: float) -> tuple[Callable[[], bool | MaintenanceStat
 
 def test_sql_row_recipe_with_cache(tmp_path: Path) -> None:
     db = tmp_path / "app.db"
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("CREATE TABLE maintenance (id INTEGER PRIMARY KEY, active INT, doc TEXT)")
         conn.execute("INSERT INTO maintenance VALUES (1, 0, NULL)")
     func, calls = _sql_flag(db, ttl=60)
     engine = Maintenance(flag=func, check_interval=0.01, callable_timeout=0.5)
     assert not engine.poll().on
     doc = dump_state(MaintenanceState(reason="Reindexing"))
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE maintenance SET active = 1, doc = ? WHERE id = 1", (doc,))
     engine.invalidate()
     assert not engine.poll().on  # still within the recipe's own 60 s cache

@@ -52,7 +52,9 @@ class ControlForm(forms.Form):
     action = ""
 
     def apply(self, where: control.Store) -> control.Change:
-        raise NotImplementedError
+        """Make this form's control call (every action's form overrides it; Django's form
+        metaclass does not mix with ABCMeta, so the base refuses instead)."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what it applies")
 
 
 class OnForm(ControlForm):

@@ -3,12 +3,12 @@
 
     python3 dev.py demo [--port 8000]   # the demo site behind the middleware
     python3 dev.py bench [--quick]      # the benchmark suite (docs/performance.md)
-    python3 dev.py test                 # what CI runs: lint, type-check and every
+    python3 dev.py test                 # lint, type-check and every
                                         # test on 3.11 (installs Chromium, Java, npm
                                         # tools, redis-server and the proxies first
                                         # when they are missing)
-    python3 dev.py test --matrix        # the same, then the tests not marked slow
-                                        # on 3.12, 3.13 and the lowest pins
+    python3 dev.py test --matrix        # what CI runs: the same, then the whole
+                                        # suite again on 3.12, 3.13 and the lowest pins
     python3 dev.py test [pytest args]   # lint, type-check, then pytest with these
                                         # arguments on 3.11 only
     python3 dev.py test --env ENV [pytest args]
@@ -25,6 +25,7 @@ declares for it (its constraints are generated from pyproject.toml on each sync)
 
 from __future__ import annotations
 
+import concurrent.futures
 import glob
 import hashlib
 import os
@@ -84,15 +85,14 @@ def ensure_venv(venv_dir: Path = VENV, python: str | None = None, constraints: s
     return py
 
 
-# The extra environments `dev.py test` runs the suite in after .venv (Python 3.11).
+# The extra environments `dev.py test --matrix` runs the suite in after .venv (3.11).
 ENVS = ("3.12", "3.13", "lowest")
-# What the extra environments run: the suite without the tests marked slow. Those
-# start real servers (gunicorn, uvicorn, hypercorn, proxies), a browser or build a
-# wheel; they check how our code meets those programs, which the 3.11 run covers,
-# while every code path of ours that can differ between Python or dependency
-# versions is also driven in process by the tests that remain. Running them four
-# times would take CI past its 30-minute budget on a 2-core machine.
-MATRIX_PYTEST_ARGS: tuple[str, ...] = ("-m", "not slow")
+# How a whole-suite run spreads over the cores (pytest-xdist): one worker per core,
+# each test file on one worker, so a file's module fixtures (a browser, a built
+# wheel, a server) start once. Every environment runs the whole suite this way, one
+# environment after another: the suite keeps a core busy most of the time, so
+# running environments side by side would only share the same cores.
+PARALLEL_PYTEST_ARGS: tuple[str, ...] = ("-n", "auto", "--dist", "loadfile")
 
 
 def lowest_constraints() -> str:
@@ -167,6 +167,15 @@ def test(args: list[str]) -> int:
     if env is not None:
         py = ensure_env(env)
         return _timed(f"pytest ({env})", [py, "-m", "pytest", *args], timings)
+    if matrix and not args:
+        # Set the extra environments up side by side first (mostly waiting on pip).
+        start = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(len(ENVS)) as pool:
+            pythons = dict(zip(ENVS, pool.map(ensure_env, ENVS), strict=True))
+        timings.append(
+            f"set up {', '.join(f'.venv-{n}' for n in ENVS)}: {time.monotonic() - start:.0f} s"
+        )
+    whole = () if args else PARALLEL_PYTEST_ARGS
     gates: tuple[tuple[str, list[str | os.PathLike[str]]], ...] = (
         ("ruff check", [BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py"]),
         (
@@ -174,20 +183,17 @@ def test(args: list[str]) -> int:
             [BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py"],
         ),
         ("mypy", [BIN / "mypy"]),
-        ("pytest (3.11)", [PY, "-m", "pytest", *args]),
+        ("pytest (3.11)", [PY, "-m", "pytest", *whole, *args]),
     )
     for label, cmd in gates:
         code = _timed(label, cmd, timings)
         if code:
             break
     if matrix and not args and not code:
-        # The whole suite ran on 3.11 above; each extra environment runs it again
-        # (see MATRIX_PYTEST_ARGS for what it leaves out, and why).
+        # The whole suite ran on 3.11 above; each extra environment runs it again.
         for name in ENVS:
-            start = time.monotonic()
-            py = ensure_env(name)
-            timings.append(f"set up .venv-{name}: {time.monotonic() - start:.0f} s")
-            code = _timed(f"pytest ({name})", [py, "-m", "pytest", *MATRIX_PYTEST_ARGS], timings)
+            cmd = [pythons[name], "-m", "pytest", *PARALLEL_PYTEST_ARGS]
+            code = _timed(f"pytest ({name})", cmd, timings)
             if code:
                 break
     print(f"dev.py: {'failed' if code else 'passed'}; times: " + "; ".join(timings), flush=True)

@@ -11,16 +11,21 @@ build. Fuzzy entries are left out, as gettext does.
 Editable installs are not touched: they import from ``src/``, where
 ``maintenance_mode.i18n`` compiles the ``.po`` in memory because no ``.mo`` is
 there (see that module's docstring).
+
+The metadata hook (:class:`PyPIReadmeHook`) gives PyPI the README with its relative
+links fixed, since PyPI shows it away from the repository (:func:`pypi_readme`).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+from hatchling.metadata.plugin.interface import MetadataHookInterface
 
 DOMAIN = "maintenance_mode"
 LOCALE = Path("src") / "maintenance_mode" / "locale"
@@ -63,3 +68,44 @@ class CompileCatalogsHook(BuildHookInterface):  # type: ignore[type-arg]
         compiled = getattr(self, "_compiled", None)
         if compiled is not None:
             shutil.rmtree(compiled, ignore_errors=True)
+
+
+# -- the README as PyPI shows it -----------------------------------------------------------
+
+#: A Markdown link or image whose target is relative: ``[text](docs/options.md#allow)``.
+_RELATIVE_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\((?!https?://|mailto:)([^)\s]+)\)")
+
+
+def pypi_readme(text: str, base_url: str) -> str:
+    """The README with every relative link made absolute, or made plain text.
+
+    PyPI shows the README away from the repository, so ``docs/options.md`` and
+    ``#installation`` lead nowhere there. With ``base_url`` (the published docs site,
+    ``[tool.maintenance-mode] docs-url`` in pyproject.toml), ``docs/NAME.md#x`` becomes
+    ``<base_url>NAME/#x``, the site's address for that page; anything else relative,
+    and every link while no address is configured, keeps its text and loses the link.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        image, label, target = match.groups()
+        page, _, fragment = target.partition("#")
+        if base_url and page.startswith("docs/") and page.endswith(".md"):
+            url = base_url.rstrip("/") + "/" + page[len("docs/") : -len(".md")] + "/"
+            return f"{image}[{label}]({url}{'#' + fragment if fragment else ''})"
+        return "" if image else label
+
+    return _RELATIVE_LINK.sub(fix, text)
+
+
+class PyPIReadmeHook(MetadataHookInterface):
+    """Set the package's long description to :func:`pypi_readme` of README.md."""
+
+    PLUGIN_NAME = "custom"
+
+    def update(self, metadata: dict[str, Any]) -> None:
+        import tomllib
+
+        with (Path(self.root) / "pyproject.toml").open("rb") as fh:
+            base = tomllib.load(fh).get("tool", {}).get("maintenance-mode", {}).get("docs-url", "")
+        text = (Path(self.root) / "README.md").read_text(encoding="utf-8")
+        metadata["readme"] = {"content-type": "text/markdown", "text": pypi_readme(text, base)}

@@ -9,7 +9,9 @@ valgrind or under strace) and reads the JSON each writes to ``--out``:
   ``snippets``: the same for pieces of the hot path (_snippets.py);
 - ``touch``: requests for a fixed time with file and environment access counted
   (and bracketed by marker ``stat`` calls for strace);
-- ``memory``: RSS and tracemalloc before and after N requests per variant.
+- ``memory``: RSS and tracemalloc before and after N requests per variant;
+- ``footprint``: seconds to import and build one variant and serve it one request, and
+  VmRSS then (``--pydantic``: pydantic imported and one model validated first).
 """
 
 from __future__ import annotations
@@ -189,7 +191,25 @@ def job_memory(args: argparse.Namespace) -> Any:
     return results
 
 
+def job_footprint(args: argparse.Namespace) -> Any:
+    import _variants
+
+    (name,) = args.names
+    start = time.process_time()  # CPU time: waits for a busy CPU do not count
+    if args.pydantic:
+        import pydantic
+
+        pydantic.create_model("Probe", x=(int, 0))(x=1)
+    _variants.DJANGO_APP[0] = not name.endswith(":bare")
+    Runner().check(build(name, args.workdir))
+    seconds = time.process_time() - start
+    with open("/proc/self/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return {"seconds": seconds, "rss_kb": rss}
+
+
 JOBS = {
+    "footprint": job_footprint,
     "time": job_time,
     "phases": job_phases,
     "snippets": job_snippets,
@@ -212,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("-n", type=int, default=100_000)
+    parser.add_argument("--pydantic", action="store_true")
     args = parser.parse_args(argv)
     result = JOBS[args.job](args)
     args.out.write_text(json.dumps(result))

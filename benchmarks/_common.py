@@ -9,7 +9,7 @@ bare app's row includes too, so overheads are differences of like with like.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import gc
 import io
 import os
@@ -17,7 +17,10 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # imported by ASGIDriver: the footprint of a WSGI worker leaves it out
+    import asyncio
 
 #: The secret of the "bypassed client" variants (sent as the bypass header).
 SECRET = "bench-secret-0123456789abcdef"
@@ -121,6 +124,8 @@ class ASGIDriver:
     """``receive`` gives the (empty) body, then waits for the response to finish, like a server."""
 
     def __init__(self) -> None:
+        import asyncio
+
         self.loop = asyncio.new_event_loop()
         self.status = 0
         self.requested = False
@@ -227,8 +232,11 @@ class Runner:
     """Runs batches of any variant kind in this process."""
 
     def __init__(self) -> None:
-        self.asgi = ASGIDriver()
         self.wsgi = WSGIDriver()
+
+    @functools.cached_property
+    def asgi(self) -> ASGIDriver:
+        return ASGIDriver()
 
     def run(self, variant: Variant, n: int) -> float:
         """Seconds for ``n`` requests of ``variant``."""
@@ -297,6 +305,8 @@ def measure(
             results[variant.name]["samples"].append(runner.run(variant, n) / n)
     for entry in results.values():
         entry.update(summary(entry["samples"]))
+    if "asgi" in vars(runner):  # it made an event loop
+        runner.asgi.loop.close()
     return results
 
 

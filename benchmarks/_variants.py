@@ -19,7 +19,8 @@ A name is ``<app>:<variant>``. Apps: ``raw-asgi``, ``starlette``, ``fastapi`` (A
 - ``scaling:*`` (scaling.py): the bare ASGI middleware with no other rules, off, or with
   ``net<N>`` (N ``bypass_ips`` networks) or ``allow<N>`` (N ``allow`` prefixes), then
   ``-blocked`` / ``-blocked6`` (an IPv4 / IPv6 client, blocked), ``-bypassed`` (the client
-  is the last network) or nothing (the allowlisted path is the last prefix).
+  is the last network) or nothing (the allowlisted path is the last prefix); ``upd<N>``
+  (N updates in the flag document) then ``-status`` (the status document) or ``-blocked``.
 
 All of ours share one realistic configuration: two allowlisted paths and a bypass
 secret, with the library's default check interval (``BENCH_CHECK_INTERVAL`` overrides it).
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -182,6 +184,8 @@ def flask_app() -> Any:
 # -- Django (settings.configure in this process, like the test project) ----------------------
 
 _DJANGO_FLAVOR: list[str] = []
+#: False: INSTALLED_APPS leaves ours out (the footprint of a bare Django worker).
+DJANGO_APP = [True]
 #: The peer's switch is a state file, set per variant by its before() hook.
 _PEER_SETTINGS = {"MAINTENANCE_MODE": None, "MAINTENANCE_MODE_STATE_FILE_PATH": ""}
 
@@ -203,7 +207,7 @@ def django_setup() -> str:
 
     flavor = "peer" if _installed_is_peer() else "ours"
     apps = ["maintenance_mode"] if flavor == "peer" else ["maintenance_mode.django"]
-    if importlib.util.find_spec("maintenance_mode") is None:
+    if importlib.util.find_spec("maintenance_mode") is None or not DJANGO_APP[0]:
         apps = []
     settings.configure(
         DEBUG=False,
@@ -452,11 +456,12 @@ def _scaling(name: str, label: str, workdir: Path) -> Variant:
     """``scaling:net100-blocked6`` and the like (see the module's docstring)."""
     from maintenance_mode.asgi import MaintenanceMiddleware
 
-    match = re.fullmatch(r"(off|net|allow)(\d*)-?(\w*)", label)
+    match = re.fullmatch(r"(off|net|allow|upd)(\d*)-?(\w*)", label)
     if match is None:
         raise SystemExit(f"unknown benchmark variant {name!r}")
     rules, count, request = match.groups()
-    scope = asgi_scope("html", "/static/css/app.css" if rules == "allow" and not request else PATH)
+    path = {"allow": "/static/css/app.css", "status": "/__maintenance__/status"}
+    scope = asgi_scope("html", path.get(request or rules, PATH))
     if request == "blocked6":
         scope["client"] = ("2001:db8:fff0::7", 50000)
     options: dict[str, Any] = {"flag": _ours_flag(workdir, rules != "off")}
@@ -465,6 +470,12 @@ def _scaling(name: str, label: str, workdir: Path) -> Variant:
         options["bypass_ips"] = _networks(int(count), including=inside)
     elif rules == "allow":
         options["allow"] = [*(f"/section-{i}/" for i in range(int(count) - 1)), "/static/"]
+    elif rules == "upd":  # the on document plus N updates, a minute apart
+        doc = json.loads(options["flag"].read_text())
+        at = "2026-12-01T{:02}:{:02}:00Z".format
+        doc["updates"] = [{"at": at(i // 60, i % 60), "text": f"S{i}"} for i in range(int(count))]
+        options["flag"] = workdir / f"ours-upd{count}.json"
+        options["flag"].write_text(json.dumps(doc))
     if (interval := check_interval()) is not None:
         options["check_interval"] = interval
     app = MaintenanceMiddleware(raw_asgi_hello, **options)

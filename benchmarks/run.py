@@ -25,7 +25,9 @@ Sections (docs/performance.md explains every number):
   package also named ``maintenance_mode``);
 - ``touch``: file-system calls (``strace -f -e trace=%file``) and environment reads per
   request, and flag ``stat`` calls per check interval;
-- ``memory``: RSS and tracemalloc growth over 100,000 requests in each state.
+- ``memory``: RSS and tracemalloc growth over 100,000 requests in each state;
+- ``footprint``: start-up of a Django, Flask and FastAPI worker (import, build, one request),
+  bare, bare with pydantic, and ours off: seconds and VmRSS, median of fresh processes.
 
 Missing tools (valgrind, wrk, strace: ``apt-get install valgrind wrk strace``) skip their
 section with a note. Results go to benchmarks/results/ (git-ignored): JSON and Markdown.
@@ -78,8 +80,17 @@ SAME_AS_OURS = (
     "anyio",
     "h11",
 )
-SECTIONS = ("inprocess", "callgrind", "http", "http-callgrind", "peers", "touch", "memory")
-QUICK_SECTIONS = ("inprocess", "http-callgrind", "touch", "memory")
+SECTIONS = (
+    "inprocess",
+    "callgrind",
+    "http",
+    "http-callgrind",
+    "peers",
+    "touch",
+    "memory",
+    "footprint",
+)
+QUICK_SECTIONS = ("inprocess", "http-callgrind", "touch", "memory", "footprint")
 
 
 def log(text: str) -> None:
@@ -770,6 +781,32 @@ def section_memory(args: argparse.Namespace, workdir: Path) -> Any:
     return {"rows": child(sys.executable, "memory", names, workdir, "-n", str(n))}
 
 
+def section_footprint(args: argparse.Namespace, workdir: Path) -> Any:
+    """CPU time (the least of the rounds: load only adds to it) and median VmRSS per worker
+    kind, from fresh processes with the bytecode cached."""
+    env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
+    names = [
+        f"{app}:{k}" for app in ("django", "flask", "fastapi") for k in ("bare", "pydantic", "off")
+    ]
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for round_ in range((1 if args.quick else args.repeats) + 1):  # round 0 fills the cache
+        for name in names:
+            pyd = ["--pydantic"] if name.endswith("pydantic") else []
+            found = child(
+                sys.executable,
+                "footprint",
+                [name.replace("pydantic", "bare")],
+                workdir,
+                *pyd,
+                env=env,
+            )
+            runs[name] += [found] if round_ else []
+    return {
+        n: {"ms": min(r["seconds"] for r in rs) * 1e3, "mb": min(r["rss_kb"] for r in rs) / 1024}
+        for n, rs in runs.items()
+    }
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -862,6 +899,7 @@ def main(argv: list[str] | None = None) -> int:
             ("http-callgrind", lambda: section_http_callgrind(args, workdir, peers)),
             ("touch", lambda: section_touch(args, workdir, peers)),
             ("memory", lambda: section_memory(args, workdir)),
+            ("footprint", lambda: section_footprint(args, workdir)),
         ]
         for key, run_section in plan:
             if key not in sections or (key == "peers" and peers is None):

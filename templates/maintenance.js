@@ -39,6 +39,16 @@
     delay = Math.min(max, Math.max(delay * 2, isNaN(seconds) ? 0 : seconds * 1000));
     later(delay);
   }
+  // A component's page (partial maintenance) waits for that component, not for the site.
+  var part = me && me.getAttribute("data-component");
+  function up(status) {
+    if (!part) return true;
+    var list = status.components || [];
+    for (var i = 0; i < list.length; i++) {
+      if (list[i] && list[i].id === part) return list[i].status === "operational";
+    }
+    return true;  // not listed: the site no longer knows it as down
+  }
   function check() {
     if (doc.hidden || navigator.onLine === false) { later(delay); return; }
     if (statusUrl) {
@@ -48,7 +58,7 @@
           return answer.json();
         })
         .then(function (status) {
-          if (status && status.status && status.status.indicator === "none") { back(); return; }
+          if (status && status.status && status.status.indicator === "none" && up(status)) { back(); return; }
           wait(parseInt(status && status.retry_after, 10));
         }, function () {
           statusUrl = null;  // not reachable: fall back to asking the page itself

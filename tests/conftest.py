@@ -18,6 +18,12 @@ import httpx
 import pytest
 import redis
 
+#: What a browser sends when it navigates to a page (Chromium's), which gets the HTML 503.
+BROWSER_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+)
+
 
 @pytest.fixture
 def flag_path(tmp_path: Path) -> Path:

@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from conftest import BROWSER_ACCEPT
 from maintenance_mode import MaintenanceState
 from maintenance_mode.asgi import MaintenanceMiddleware
 from maintenance_mode.state import write_state_atomic
@@ -75,10 +76,11 @@ async def test_off_passes_through_untouched(flag_path: Path) -> None:
 
 async def test_on_serves_503_forms(on: Path) -> None:
     async with client(starlette_app(flag=on, allow=["/faq", "/static/"])) as c:
-        page = await c.get("/checkout")
+        page = await c.get("/checkout", headers={"Accept": BROWSER_ACCEPT})
         problem = await c.get("/checkout", headers={"Accept": "application/json"})
         text = await c.get("/checkout", headers={"Accept": "text/plain"})
-        head = await c.head("/")
+        head = await c.head("/", headers={"Accept": BROWSER_ACCEPT})
+        anything = await c.get("/checkout")  # httpx sends Accept: */*
         lite = await c.get("/faq")
         static = await c.get("/static/app.css")
         sneaky = await c.get("/checkout?next=/faq")
@@ -91,6 +93,7 @@ async def test_on_serves_503_forms(on: Path) -> None:
     assert problem.headers["content-type"] == "application/problem+json"
     assert json.loads(problem.content)["reason"] == "Upgrading the database"
     assert text.headers["content-type"] == "text/plain; charset=utf-8"
+    assert anything.headers["content-type"] == "application/problem+json"
     assert head.status_code == 503
     assert head.content == b""
     assert head.headers["content-length"] == page.headers["content-length"]

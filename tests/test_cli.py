@@ -34,7 +34,7 @@ def test_the_parsers_are_control_s() -> None:
         pytest.param("90m", NOW + timedelta(minutes=90), id="minutes"),
         pytest.param("2h", NOW + timedelta(hours=2), id="hours"),
         pytest.param("1d12h", NOW + timedelta(days=1, hours=12), id="days and hours"),
-        pytest.param("45s", NOW + timedelta(seconds=45), id="seconds"),
+        pytest.param("45s", NOW + timedelta(minutes=5), id="seconds: rounded up to 5 minutes"),
         pytest.param(
             "2026-11-27T14:00+01:00", datetime(2026, 11, 27, 13, tzinfo=UTC), id="iso with offset"
         ),

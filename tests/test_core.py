@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import BROWSER_ACCEPT
 from maintenance_mode import (
     FlagError,
     FlagSource,
@@ -34,7 +35,13 @@ def engine(flag: object, **options: Any) -> Maintenance:
 
 
 def request(path: str = "/", **fields: Any) -> RequestInfo:
-    values: dict[str, Any] = {"method": "GET", "path": path, "root": "", "peer": "203.0.113.5"}
+    values: dict[str, Any] = {
+        "method": "GET",
+        "path": path,
+        "root": "",
+        "peer": "203.0.113.5",
+        "accept": BROWSER_ACCEPT,  # a browser unless a test says otherwise
+    }
     values.update(fields)
     return RequestInfo(**values)
 
@@ -308,8 +315,11 @@ def test_wrong_secret_url_gets_the_plain_503() -> None:
 @pytest.mark.parametrize(
     ("accept", "variant"),
     [
-        pytest.param(None, "html", id="none"),
-        pytest.param("*/*", "html", id="anything"),
+        pytest.param(None, "json", id="none"),
+        pytest.param("", "json", id="empty"),
+        pytest.param("*/*", "json", id="anything"),
+        pytest.param(BROWSER_ACCEPT, "html", id="chromium navigation"),
+        pytest.param("text/*", "text", id="any text"),
         pytest.param("text/html,application/xhtml+xml,*/*;q=0.8", "html", id="browser"),
         pytest.param("application/json", "json", id="json"),
         pytest.param("application/problem+json", "json", id="problem json"),

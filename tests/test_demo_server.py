@@ -101,7 +101,7 @@ def wait_for(url: str, status: int, *, timeout: float = 3.0) -> httpx.Response:
 
 def test_demo_serves_the_maintenance_page(demo: Demo) -> None:
     assert "switch off:" in demo.banner
-    page = httpx.get(demo.base + "/")
+    page = httpx.get(demo.base + "/", headers={"Accept": "text/html"})
     assert page.status_code == 503
     assert page.headers["cache-control"] == "no-store"
     assert 0 < int(page.headers["retry-after"]) <= 3600
@@ -119,7 +119,7 @@ def test_demo_serves_the_maintenance_page(demo: Demo) -> None:
     assert httpx.post(demo.base + "/contact", content=b"email=a%40b.c").status_code == 200
     assert httpx.post(demo.base + "/checkout", content=b"card=1").status_code == 503
 
-    head = httpx.head(demo.base + "/")
+    head = httpx.head(demo.base + "/", headers={"Accept": "text/html"})
     assert head.status_code == 503
     assert head.content == b""
     assert head.headers["content-length"] == page.headers["content-length"]

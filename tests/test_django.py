@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conftest import BROWSER_ACCEPT
 from django_setup import APPS, setup_django
 
 os.environ["TEST_DJANGO_DB"] = str(Path(tempfile.mkdtemp(prefix="mm-django-")) / "db.sqlite3")
@@ -75,7 +76,7 @@ def test_off_passes_untouched(options: dict[str, Any]) -> None:
 def test_on_serves_the_503_forms(options: dict[str, Any], flag_path: Path) -> None:
     turn_on(flag_path)
     c = client()
-    page = c.get("/checkout")
+    page = c.get("/checkout", HTTP_ACCEPT=BROWSER_ACCEPT)
     assert page.status_code == 503
     assert page["Content-Type"] == "text/html; charset=utf-8"
     assert page["Cache-Control"] == "no-store"
@@ -88,7 +89,9 @@ def test_on_serves_the_503_forms(options: dict[str, Any], flag_path: Path) -> No
     assert json.loads(problem.content)["reason"] == "Database upgrade"
     text = c.get("/", HTTP_ACCEPT="text/plain")
     assert text["Content-Type"] == "text/plain; charset=utf-8"
-    head = c.head("/checkout")
+    anything = c.get("/checkout", HTTP_ACCEPT="*/*")
+    assert anything["Content-Type"] == "application/problem+json"
+    head = c.head("/checkout", HTTP_ACCEPT=BROWSER_ACCEPT)
     assert head.status_code == 503
     assert head.content == b""
     assert head["Content-Length"] == str(len(page.content))
@@ -201,7 +204,7 @@ def test_project_templates_restyle_the_page(
     turn_on(flag_path)
     templates = [{**settings.TEMPLATES[0], "DIRS": [tmp_path / "templates"]}]
     with override_settings(TEMPLATES=templates):
-        body = client().get("/").content
+        body = client().get("/", HTTP_ACCEPT=BROWSER_ACCEPT).content
     assert b"<h1>Our brand</h1>" in body
     assert b"Database upgrade" in body
 

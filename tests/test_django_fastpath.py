@@ -400,7 +400,7 @@ def test_djangos_private_attributes() -> None:
 
 def test_the_fast_path_is_taken_and_its_responses_behave(options: dict[str, Any]) -> None:
     middleware = MaintenanceMiddleware(ok)
-    response = core_response(middleware, "/checkout")
+    response = core_response(middleware, "/checkout", HTTP_ACCEPT="text/html")
     page = middleware.pages(response)
     assert response.adapter_data["django"] is not False  # not the slow path
     closed: list[bool] = []

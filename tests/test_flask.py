@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response
 from flask.testing import FlaskClient
 
 import maintenance_mode
+from conftest import BROWSER_ACCEPT
 from maintenance_mode import Maintenance, MaintenanceState, load_state, write_state_atomic
 from maintenance_mode.flask import MaintenanceMode, maintenance_exempt
 from maintenance_mode.rules import sign_cookie
@@ -182,13 +183,18 @@ def test_toggle_without_restart(make_app: Callable[..., Flask], flag_path: Path)
     assert c.get("/").status_code == 200
 
 
+BROWSER = {"Accept": BROWSER_ACCEPT}
+
+
 # -- the 503 ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("accept", "content_type"),
     [
-        pytest.param(None, "text/html; charset=utf-8", id="no accept: html"),
+        pytest.param(None, "application/problem+json", id="no accept: json"),
+        pytest.param("*/*", "application/problem+json", id="anything: json"),
+        pytest.param(BROWSER_ACCEPT, "text/html; charset=utf-8", id="chromium: html"),
         pytest.param("text/html,*/*;q=0.8", "text/html; charset=utf-8", id="browser: html"),
         pytest.param("application/json", "application/problem+json", id="json client"),
         pytest.param("application/problem+json", "application/problem+json", id="problem+json"),
@@ -452,7 +458,7 @@ def test_config_overrides_constructor_defaults(make_app: Callable[..., Flask]) -
         ("/faq",),
         0.5,
     )
-    assert "From config" in app.test_client().get("/").text
+    assert "From config" in app.test_client().get("/", headers=BROWSER).text
 
 
 def test_one_extension_for_several_apps(tmp_path: Path, flag_path: Path) -> None:
@@ -471,7 +477,7 @@ def test_one_extension_for_several_apps(tmp_path: Path, flag_path: Path) -> None
     assert (one.settings.site_name, two.settings.site_name) == ("one", "two")
     for app in apps:
         assert app.test_client().get("/faq").status_code == 200
-        assert app.name in app.test_client().get("/").text
+        assert app.name in app.test_client().get("/", headers=BROWSER).text
 
 
 def test_no_config_key_uses_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -573,7 +579,7 @@ def test_template_dir_discovery(
     folder.mkdir(parents=True)
     (folder / "maintenance.html").write_text(OWN_PAGE)
     app = make_app({"site_name": "Acme", **config}, template_folder=template_folder)
-    page = app.test_client().get("/").text
+    page = app.test_client().get("/", headers=BROWSER).text
     assert ("Acme is repainting the shop" in page) is own_page
     assert "Upgrading the &lt;database&gt;" in page  # the default blocks, autoescaped
     assert (engine_of(app).settings.template_dir == folder) is own_page
@@ -585,7 +591,12 @@ def test_explicit_template_dir_wins(make_app: Callable[..., Flask], tmp_path: Pa
     own = tmp_path / "elsewhere"
     own.mkdir()
     (own / "maintenance.html").write_text(OWN_PAGE)
-    page = make_app({"site_name": "Acme", "template_dir": str(own)}).test_client().get("/").text
+    page = (
+        make_app({"site_name": "Acme", "template_dir": str(own)})
+        .test_client()
+        .get("/", headers=BROWSER)
+        .text
+    )
     assert "Acme is repainting the shop" in page
 
 
@@ -652,7 +663,9 @@ def test_command_on_status_off(make_app: Callable[..., Flask], flag_path: Path) 
     assert (state.reason, state.kind) == ("X", "unplanned")
     assert state.eta_latest is not None
     left = state.eta_latest - datetime.now(UTC)
-    assert timedelta(hours=1, minutes=59) < left <= timedelta(hours=2)
+    # Rounded up to the quarter hour (an ETA from a duration claims no false precision).
+    assert timedelta(hours=1, minutes=59) < left <= timedelta(hours=2, minutes=15)
+    assert (state.eta_latest.minute % 15, state.eta_latest.second) == (0, 0)
 
     engine_of(app).invalidate()
     assert app.test_client().get("/").status_code == 503  # the app watches the same file

@@ -41,7 +41,9 @@ from wsgiref.validate import validator
 import httpx
 import pytest
 
+from conftest import BROWSER_ACCEPT
 from maintenance_mode.asgi import MaintenanceMiddleware as ASGIMaintenance
+from maintenance_mode.i18n import typeset
 from maintenance_mode.settings import Settings
 from maintenance_mode.wsgi import MaintenanceMiddleware as WSGIMaintenance
 
@@ -230,7 +232,7 @@ def check_headers_and_lengths(replies: list[Reply], baseline: list[Reply]) -> No
     assert head_json.body == b""
     assert head_html.get("Content-Length") == get_html.get("Content-Length")
     assert head_json.get("Content-Length") == get_json.get("Content-Length")
-    assert get_any.body == get_html.body  # */* gets the HTML page
+    assert get_any.body == get_json.body  # */* (curl, fetch) gets problem+json, not the page
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +262,8 @@ def test_hostile_text_renders_as_text(
     assert parser.tags == tags_of(baseline[adapter][0].body)
     assert not any(name.startswith("on") for name, _ in parser.attrs)
     visible = "".join(parser.text)
-    assert visible.count(shown) >= 3, "reason, message and the update each show the text"
+    # Shown as text, with the page's typography (typographic quotes: issue 18) only.
+    assert visible.count(typeset(shown, "en")) >= 3, "reason, message and the update show it"
     benign = baseline[adapter][0].body.decode("utf-8")
     for marker in ("<script", "<img", "<svg", "<h1>body"):
         assert page.count(marker) == benign.count(marker), marker  # only in escaped form
@@ -276,7 +279,7 @@ def test_hostile_text_renders_as_text(
     assert doc["status"] == 503
 
     assert get_text.get("Content-Type") == ["text/plain; charset=utf-8"]
-    assert get_text.body.decode("utf-8").count(shown) == 3
+    assert get_text.body.decode("utf-8").count(typeset(shown, "en")) == 3
     assert get_text.get("X-Content-Type-Options") == ["nosniff"]
 
 
@@ -346,14 +349,14 @@ def test_link_labels_are_escaped(flag_path: Path) -> None:
     async def go() -> bytes:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            return (await c.get("/")).content
+            return (await c.get("/", headers={"Accept": BROWSER_ACCEPT})).content
 
     page = asyncio.run(go()).decode()
     assert "<img" not in page
     parser = _Text()
     parser.feed(page)
     assert ("href", 'https://example.com/?a=<b>&c="d"') in parser.attrs  # one attribute, intact
-    assert label in "".join(parser.text)
+    assert typeset(label, "en") in "".join(parser.text)  # with typographic quotes
 
 
 def test_csp_never_allows_a_script_from_operator_text(flag_path: Path, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from maintenance_mode import Maintenance, MaintenanceState, ProgressUpdate
 from maintenance_mode.core import RequestInfo
+from maintenance_mode.i18n import typeset
 from maintenance_mode.preview import sample_states, write_folder
 from maintenance_mode.render import Renderer, contrast, csp_for
 from maintenance_mode.settings import Settings
@@ -308,7 +309,8 @@ def test_operator_texts_are_escaped_everywhere() -> None:
     page = Parsed(body)
     assert [name for name, _ in page.tags].count("img") == 1  # the logo, nothing else
     assert page.attrs("img")[0]["alt"] == evil
-    assert page.text.count(evil) >= 6  # title, heading, reason, message, update, link, social
+    shown = typeset(evil, "en")  # as text, with typographic quotes (issue 18)
+    assert page.text.count(shown) >= 6  # title, heading, reason, message, update, link, social
     assert "<img src=x" not in body
 
 
@@ -406,7 +408,12 @@ def test_operator_text_is_marked_with_its_language_on_a_translated_page() -> Non
 def test_rendering_through_the_engine_uses_accept_language() -> None:
     engine = Maintenance(flag=lambda: MaintenanceState(), site_name="Acme")
     request = RequestInfo(
-        method="GET", path="/", root="", peer="203.0.113.1", accept_language="es-MX,es;q=0.9"
+        method="GET",
+        path="/",
+        root="",
+        peer="203.0.113.1",
+        accept="text/html",
+        accept_language="es-MX,es;q=0.9",
     )
     response = engine.decide(engine.poll(), request).response
     assert response is not None
@@ -474,7 +481,9 @@ def test_the_page_checks_the_status_document_under_its_mount() -> None:
 
     def page(root: str, **options: object) -> bytes:
         m = Maintenance(flag=lambda: MaintenanceState(reason="x"), **options)  # type: ignore[arg-type]
-        request = RequestInfo(method="GET", path="/checkout", root=root, peer=None)
+        request = RequestInfo(
+            method="GET", path="/checkout", root=root, peer=None, accept="text/html"
+        )
         response = m.decide(m.poll(), request).response
         assert response is not None
         return response.body

@@ -168,7 +168,7 @@ def test_a_window_from_announcement_to_overrun(flag_path: Path, clock: Clock) ->
     assert doc["overrun"] is False
 
     at(m, clock, T0 + 4 * HOUR)  # past the latest end, no auto-end: still down, and says so
-    page = get(m)
+    page = get(m, accept="text/html")
     assert page.response.status == 503
     assert b"taking longer than we planned" in page.response.body
 

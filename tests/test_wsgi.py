@@ -34,6 +34,7 @@ from wsgiref.validate import validator
 
 import pytest
 
+from conftest import BROWSER_ACCEPT
 from maintenance_mode.rules import sign_cookie
 from maintenance_mode.state import MaintenanceState, write_state_atomic
 from maintenance_mode.wsgi import MaintenanceMiddleware
@@ -302,7 +303,7 @@ def test_on_answers_503_html_with_the_maintenance_headers(
 ) -> None:
     turn_on(flag)
     site = serve()
-    reply = site.request("GET", "/checkout")
+    reply = site.request("GET", "/checkout", {"Accept": BROWSER_ACCEPT})
     assert reply.status == 503
     assert reply.headers["Content-Type"] == "text/html; charset=utf-8"
     assert reply.headers.get_all("Retry-After") == ["300"]
@@ -338,9 +339,10 @@ def test_retry_after_is_whole_seconds_from_the_eta(
 @pytest.mark.parametrize(
     ("accept", "variant"),
     [
-        pytest.param(None, "html", id="no Accept"),
+        pytest.param(None, "json", id="no Accept"),
         pytest.param("text/html,application/xhtml+xml,*/*;q=0.8", "html", id="a browser"),
-        pytest.param("*/*", "html", id="anything"),
+        pytest.param(BROWSER_ACCEPT, "html", id="chromium navigation"),
+        pytest.param("*/*", "json", id="anything (curl)"),
         pytest.param("application/json", "json", id="json"),
         pytest.param("application/problem+json", "json", id="problem+json"),
         pytest.param("text/plain", "text", id="plain text"),
@@ -1093,7 +1095,7 @@ def test_bad_flag_content_means_on_with_defaults(
     caplog.set_level(logging.WARNING, logger="maintenance_mode")
     flag.write_bytes(content)
     site = serve()
-    page = site.request("GET", "/")
+    page = site.request("GET", "/", {"Accept": BROWSER_ACCEPT})
     time.sleep(CHECK_INTERVAL * 1.5)  # the next request re-checks the (unchanged) file
     problem = site.request("GET", "/", {"Accept": "application/json"})
 

@@ -6,6 +6,7 @@ zone with UTC beside them, so an operator in any zone reads them right.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from .control import Change, Status
@@ -77,8 +78,35 @@ def _window(window: Window, now: datetime) -> list[str]:
     return lines
 
 
-def status_lines(status: Status) -> list[str]:
-    """``Maintenance is ON: <where>`` and the details, the windows ahead."""
+def _components(status: Status, known: Collection[str] | None) -> list[str]:
+    """One block per component: ``Component payments is ON`` with its details and windows."""
+    lines: list[str] = []
+    for name, part in status.components.items():
+        flags = " (read-only: only its writes are blocked)" if _read_only(part) else ""
+        lines.append(f"Component {name} is {_PHASE[part.phase]}{flags}")
+        if known is not None and name not in known:
+            lines.append(
+                f"  warning: {name!r} is not in the app's components option; the app ignores it"
+            )
+        if part.state is not None:
+            lines.extend(_state(part.state))
+        elif part.document is not None and part.document.ended_at is not None:
+            lines.append(f"  ended:   {fmt(part.document.ended_at)}")
+        for window in part.upcoming:
+            lines.extend(_window(window, part.at))
+    return lines
+
+
+def _read_only(part: Status) -> bool:
+    return bool(getattr(part.document, "read_only", False))
+
+
+def status_lines(status: Status, *, known: Collection[str] | None = None) -> list[str]:
+    """``Maintenance is ON: <where>`` and the details, the windows ahead, the components.
+
+    ``known`` (the app's ``components`` option, when the shell has it) flags the
+    components the app would ignore.
+    """
     if status.document is None:
         return [f"Maintenance is OFF (nothing at {status.target})"]
     lines = [f"Maintenance is {_PHASE[status.phase]}: {status.target}"]
@@ -86,18 +114,22 @@ def status_lines(status: Status) -> list[str]:
         lines.append(f"  problem: {status.problem} (the app serves the 503 with default details)")
     if status.state is not None:
         lines.extend(_state(status.state))
+        lines.extend(f"  warning: {warning}" for warning in status.warnings)
     elif status.document.ended_at is not None:
         lines.append(f"  ended:   {fmt(status.document.ended_at)}")
     if status.window is not None and status.window.start <= status.at:
         lines.extend(_window(status.window, status.at))
     for window in status.upcoming:
         lines.extend(_window(window, status.at))
+    lines.extend(_components(status, known))
     return lines
 
 
 def change_lines(change: Change, *, bypass_path: str = "/__maintenance__/") -> list[str]:
     """What a change did, then the state it left (as :func:`status_lines`)."""
     s = change.status
+    if change.component is not None:
+        return _component_change(change)
     head = {
         "started": f"Maintenance is ON (started): {s.target}",
         "updated": f"Maintenance is ON (updated): {s.target}",
@@ -128,4 +160,25 @@ def change_lines(change: Change, *, bypass_path: str = "/__maintenance__/") -> l
             f"  bypass URL: open {bypass_path}{change.secret} on the site to get a bypass cookie "
             "(valid for this maintenance only; shown once)"
         )
+    return lines
+
+
+def _component_change(change: Change) -> list[str]:
+    """What a change to one component did, then every component's state."""
+    s, name = change.status, change.component
+    head = {
+        "started": f"Component {name} is ON (started): {s.target}",
+        "updated": f"Component {name} is ON (updated): {s.target}",
+        "ended": f"Component {name} is OFF: ended at {fmt(s.at)}; {s.target} records the end",
+        "purged": f"Component {name} is OFF: removed from {s.target}",
+        "scheduled": f"Window scheduled for component {name}: {s.target}",
+        "cleared": f"Upcoming windows of component {name} cleared: {s.target}",
+        "unchanged": f"Nothing to change for component {name}: {s.target}",
+    }[change.action]
+    lines = [head]
+    if change.action == "scheduled" and change.window is not None:
+        lines.extend(_window(change.window, s.at))
+    lines.extend(_components(s, None))
+    if s.on:
+        lines.append("Note: the whole site is under maintenance, which wins over components")
     return lines

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -145,7 +146,15 @@ def add_verbs(
             "(default: $MAINTENANCE_EXPORT_DIR; see 'maintenance export')",
         )
     reads = [output] if target is None else [target, output]
-    writes = [*reads, waiting]
+    scoped = argparse.ArgumentParser(add_help=False)
+    scoped.add_argument(
+        "--component",
+        action="append",
+        metavar="NAME",
+        help="change only this component (partial maintenance, e.g. payments; the app's "
+        "components option says what belongs to it); repeat it for several with the same text",
+    )
+    writes = [*reads, waiting, scoped]
 
     def verb(name: str, parents: list[argparse.ArgumentParser], **helps: str) -> Any:
         return verbs.add_parser(name, parents=parents, **helps, **parser_options)
@@ -157,6 +166,12 @@ def add_verbs(
         description="Turn maintenance on (or change the details of a running maintenance).",
     )
     on.add_argument("--reason", help="what is happening and why, shown on the page")
+    on.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="with --component: block only the component's writes (its pages keep working)",
+    )
     on.add_argument("--message", help="a further sentence for visitors")
     on.add_argument(
         "--eta",
@@ -293,6 +308,8 @@ def usage_problem(verb: str, options: Mapping[str, Any]) -> str | None:
         return "--quiet would hide the secret made for you; drop --quiet, add --json, or give TOKEN"
     if given("url") is not None and given("secret") is None:
         return "--url gives the address for the bypass URL of --secret; add --secret"
+    if given("read_only") and not given("component"):
+        return "--read-only goes with --component; for the whole site use the read_only option"
     if verb == "schedule":
         given_times = given("start") is not None or given("end") is not None
         if given("clear") and given_times:
@@ -303,7 +320,24 @@ def usage_problem(verb: str, options: Mapping[str, Any]) -> str | None:
 
 
 def make_change(verb: str, flag: control.Target, options: Mapping[str, Any]) -> Change:
-    """The one control call a verb that writes stands for, with the options a shell parsed."""
+    """The control call a verb that writes stands for, with the options a shell parsed.
+
+    With several ``--component``, one call per component (the last change is returned;
+    its status shows every component).
+    """
+    names: list[str | None] = list(options.get("component") or [None])
+    change: Change | None = None
+    notes: list[str] = []
+    for name in names:
+        change = _one_change(verb, flag, options, name)
+        notes.extend(change.warnings)
+    assert change is not None  # at least one name (None: the whole site)
+    return replace(change, warnings=tuple(dict.fromkeys(notes)))
+
+
+def _one_change(
+    verb: str, flag: control.Target, options: Mapping[str, Any], component: str | None
+) -> Change:
     given = options.get
     if verb == "on":
         return control.on(
@@ -315,15 +349,17 @@ def make_change(verb: str, flag: control.Target, options: Mapping[str, Any]) -> 
             expires=given("expires"),
             allow=given("allow") or (),
             secret=given("secret"),
+            component=component,
+            read_only=given("read_only") or None,
         )
     if verb == "update":
-        return control.update(flag, options["text"], eta=given("eta"))
+        return control.update(flag, options["text"], eta=given("eta"), component=component)
     if verb == "off":
-        return control.off(flag, purge=bool(given("purge")))
+        return control.off(flag, purge=bool(given("purge")), component=component)
     if verb != "schedule":
         raise ValueError(f"{verb!r} is not a verb that writes; give one of {WRITES}")
     if given("clear"):
-        return control.clear_schedule(flag)
+        return control.clear_schedule(flag, component=component)
     return control.schedule(
         flag,
         start=options["start"],
@@ -336,6 +372,7 @@ def make_change(verb: str, flag: control.Target, options: Mapping[str, Any]) -> 
         unaffected=given("unaffected") or (),
         announce=given("announce"),
         auto_end=bool(given("auto_end")),
+        component=component,
     )
 
 

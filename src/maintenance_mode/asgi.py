@@ -15,6 +15,7 @@ once, when it is built.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Awaitable, Iterable
 from time import monotonic
@@ -25,7 +26,7 @@ import maintenance_mode._install  # noqa: F401
 
 from ._types import ASGIApp, Message, Receive, Scope, Send
 from .banner import BannerInjector, injectable, with_length
-from .core import Maintenance, RequestInfo, Snapshot
+from .core import DEFERRED, Decision, Maintenance, RequestInfo, Snapshot
 from .render import Response
 from .settings import Options
 
@@ -77,7 +78,24 @@ class MaintenanceMiddleware:
             snapshot = maintenance.fresh()
             if snapshot is None:  # a check is due: await it, then decide
                 return self._polled(scope, receive, send)
-        decision = maintenance.decide(snapshot, RequestInfo.from_asgi(scope, maintenance.settings))
+        info = RequestInfo.from_asgi(scope, maintenance.settings)
+        decision = maintenance.decide(snapshot, info, render=False)
+        if decision is DEFERRED:  # a page or banner to render first: not on the event loop
+            return self._rendered(scope, receive, send, snapshot, info)
+        return self._act(scope, receive, send, decision)
+
+    async def _rendered(
+        self, scope: Scope, receive: Receive, send: Send, snapshot: Snapshot, info: RequestInfo
+    ) -> None:
+        """Decide in a worker thread (it renders), so requests in flight are not held up."""
+        decision = await asyncio.to_thread(self.maintenance.decide, snapshot, info)
+        await self._act(scope, receive, send, decision)
+
+    def _act(
+        self, scope: Scope, receive: Receive, send: Send, decision: Decision
+    ) -> Awaitable[None]:
+        """The awaitable that carries out ``decision`` for this request."""
+        maintenance, app = self.maintenance, self.app
         if decision.action == "pass":
             if decision.banner and scope["type"] == "http":
                 send = _with_banner(send, decision.banner, scope.get("method", "GET"))
@@ -123,20 +141,33 @@ def _warn_unhonoured(app: object) -> None:
             UserWarning,
             stacklevel=3,
         )
+    parts = sorted(set(_marked(routes, 0, "maintenance_component")))
+    if parts:
+        shown = ", ".join(parts[:5]) + (f" and {len(parts) - 5} more" if len(parts) > 5 else "")
+        warnings.warn(
+            f"maintenance-mode: @maintenance_component on {shown} has no effect under "
+            "maintenance_mode.asgi, which sees paths only; use "
+            "maintenance_mode.fastapi.MaintenanceMode(app, ...) or list the paths in the "
+            "component's 'paths'",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
-def _marked(routes: Iterable[Any], depth: int) -> Iterable[str]:
-    """The paths of the marked endpoints among ``routes`` and the apps mounted there."""
+def _marked(routes: Iterable[Any], depth: int, mark: str = "maintenance_exempt") -> Iterable[str]:
+    """The paths of the endpoints marked with ``mark`` among ``routes`` and the apps
+    mounted there (``maintenance_exempt``: True; ``maintenance_component``: a name)."""
     for route in routes:
         endpoint = getattr(route, "endpoint", None)
-        if getattr(endpoint, "maintenance_exempt", False) is True:
+        value = getattr(endpoint, mark, None)
+        if value is True or (mark == "maintenance_component" and isinstance(value, str)):
             yield str(getattr(route, "path", getattr(endpoint, "__name__", "?")))
         inner = getattr(route, "routes", None)
         if inner and depth < 8:
-            yield from _marked(inner, depth + 1)
+            yield from _marked(inner, depth + 1, mark)
         included = getattr(route, "original_router", None)  # FastAPI's included routers
         if included is not None and depth < 8:
-            yield from _marked(getattr(included, "routes", ()), depth + 1)
+            yield from _marked(getattr(included, "routes", ()), depth + 1, mark)
 
 
 def _no_store(send: Send) -> Send:

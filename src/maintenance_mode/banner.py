@@ -11,18 +11,21 @@ Anything else (streamed, compressed, JSON, files) passes through untouched.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from gettext import NullTranslations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import jinja2
 
 from . import i18n
 from .schedule import Banner
 from .settings import Brand
 from .state import MaintenanceState, Window
+
+if TYPE_CHECKING:  # imported by load_banner_template: injecting needs no Jinja2
+    import jinja2
+
+    from .render import ComponentView
 
 __all__ = [
     "BannerInjector",
@@ -45,17 +48,20 @@ def banner_context(
     translations: NullTranslations | None = None,
     formatter: i18n.Formatter | None = None,
     lang: str = "en",
+    component: ComponentView | None = None,
+    down: Sequence[ComponentView] = (),
+    up: Sequence[ComponentView] = (),
 ) -> dict[str, Any]:
     """What ``banner.html`` gets (documented in docs/templates.md).
 
     Times are exact and carry their zones: the window's own and UTC, formatted
-    by Babel for the visitor's locale.
+    by Babel for the visitor's locale. ``down`` and ``up`` are the components
+    under maintenance and those still working (partial maintenance), each down
+    one with its expected end in the configured ``time_zones``.
     """
     translations = translations or NullTranslations()
     window = banner.window
-    zones: tuple[ZoneInfo, ...] = (ZoneInfo("UTC"),)
-    if window is not None and window.timezone not in ("UTC", "Etc/UTC"):
-        zones = (ZoneInfo(window.timezone), ZoneInfo("UTC"))
+    zones = _zones(getattr(settings, "time_zones", ()), window)
     fmt = formatter or i18n.Formatter(lang, zones, translations)
     context: dict[str, Any] = {
         **i18n.jinja_gettext(translations),
@@ -67,10 +73,12 @@ def banner_context(
         "state": banner.state,
         "ended_at": banner.ended_at,
         "ended": fmt.moment(banner.ended_at) if banner.ended_at is not None else None,
+        "ended_iso": _iso(banner.ended_at),
         "ended_message": settings.ended_message,
         "feedback_url": settings.feedback_url,
         "details_url": settings.contacts.status_page,
     }
+    context.update(_components(settings, translations, lang, component, down, up))
     if window is not None:
         context.update(
             when=fmt.span(window.start, window.end_latest),
@@ -82,8 +90,50 @@ def banner_context(
     return context
 
 
+def _components(
+    settings: Any,
+    translations: NullTranslations,
+    lang: str,
+    component: ComponentView | None,
+    down: Sequence[ComponentView],
+    up: Sequence[ComponentView],
+) -> dict[str, Any]:
+    """The banner's partial-maintenance variables: each down component with its end."""
+    ends: list[str | None] = [None] * len(down)
+    isos: list[str | None] = [None] * len(down)
+    if any(c.eta_latest is not None for c in down):
+        names = getattr(settings, "time_zones", None) or ("UTC",)
+        fmt = i18n.Formatter(lang, tuple(ZoneInfo(n) for n in names), translations)
+        for index, part in enumerate(down):
+            if part.eta_latest is not None:
+                ends[index] = fmt.short(part.eta_latest)
+                isos[index] = part.eta_latest.astimezone(UTC).isoformat()
+    return {
+        "component": component,
+        "down": [
+            {"name": c.name, "label": c.label, "link": c.link, "until": end, "until_iso": iso}
+            for c, end, iso in zip(down, ends, isos, strict=True)
+        ],
+        "up": list(up),
+    }
+
+
+def _zones(configured: Iterable[str], window: Window | None) -> tuple[ZoneInfo, ...]:
+    """The zones the banner's times are shown in, as on the page: the configured
+    ``time_zones`` (the window's own added); else the window's own and UTC; else UTC."""
+    names = list(dict.fromkeys(configured))
+    if not names:
+        own = window.timezone if window is not None else "UTC"
+        names = ["UTC"] if own in ("UTC", "Etc/UTC") else [own, "UTC"]
+    elif window is not None and window.timezone not in names:
+        names.append(window.timezone)
+    return tuple(ZoneInfo(name) for name in names)
+
+
 def load_banner_template(env: jinja2.Environment) -> jinja2.Template:
     """``banner.html`` from the same loaders as the page, test-rendered for every kind."""
+    import jinja2
+
     now = datetime.now(UTC)
     sample = Window(start=now + timedelta(days=1), end=now + timedelta(days=1, hours=2))
     try:
@@ -94,6 +144,13 @@ def load_banner_template(env: jinja2.Environment) -> jinja2.Template:
             Banner("read_only", state=MaintenanceState(reason="Sample")),
         ):
             template.render(banner_context(banner, _SampleSettings()))
+        from .render import ComponentView  # the page's renderer is loaded by now
+
+        down = (ComponentView("sample", "Sample", eta_latest=now), ComponentView("other", "Other"))
+        up = (ComponentView("up", "Up", link="/up"),)
+        for parts in ((), up):
+            context = banner_context(Banner("components"), _SampleSettings(), down=down, up=parts)
+            template.render(context)
     except jinja2.TemplateSyntaxError as exc:
         where = exc.filename or exc.name
         raise ValueError(
@@ -104,6 +161,10 @@ def load_banner_template(env: jinja2.Environment) -> jinja2.Template:
             f"maintenance-mode: banner.html failed to render a sample: {type(exc).__name__}: {exc}"
         ) from None
     return template
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 class _SampleSettings:

@@ -43,11 +43,13 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 import maintenance_mode._install  # noqa: F401
 
 from .rules import check_allow_entry
-from .schedule import Phase, evaluate, window_state
+from .schedule import Phase, evaluate, evaluate_components, window_state
 from .settings import _CLI_DURATION
 from .sources import EnvFlag, FileFlag, FlagSource
 from .state import (
+    COMPONENT_NAME,
     MAX_STATE_BYTES,
+    ComponentState,
     ETARange,
     MaintenanceState,
     ProgressUpdate,
@@ -80,6 +82,7 @@ __all__ = [
     "parse_duration",
     "parse_eta",
     "parse_when",
+    "round_eta",
     "schedule",
     "status",
     "store",
@@ -193,10 +196,40 @@ def _range(text: str, one: Callable[[str], datetime]) -> datetime | ETARange:
     return one(text)
 
 
-def parse_eta(text: str, *, now: datetime | None = None) -> datetime | ETARange:
-    """``WHEN`` or a range ``WHEN..WHEN`` (or ``WHEN/WHEN``), e.g. ``2h..4h``; never in the past."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def round_eta(moment: datetime, now: datetime) -> datetime:
+    """``moment`` rounded up to the clock's next 5 minutes (under two hours from ``now``)
+    or 15 minutes (beyond): an ETA reckoned from a duration claims no false precision."""
+    step = timedelta(minutes=5 if moment - now < timedelta(hours=2) else 15)
+    excess = (moment - _EPOCH) % step
+    if not excess:
+        return moment
+    try:
+        return moment + (step - excess)
+    except OverflowError:  # pragma: no cover - parse_duration caps durations far below this
+        return moment
+
+
+def parse_eta(
+    text: str, *, now: datetime | None = None, rounded: bool = True
+) -> datetime | ETARange:
+    """``WHEN`` or a range ``WHEN..WHEN`` (or ``WHEN/WHEN``), e.g. ``2h..4h``; never in the past.
+
+    A duration (``20m``) is reckoned from ``now`` and, when ``rounded``, rounded up by
+    :func:`round_eta` (``20m`` at 14:42 is 15:05), so the page, the document and
+    Retry-After all say the same honest time. A time given as such is kept exactly.
+    """
     now = now or _now()
-    eta = _range(text, lambda part: parse_when(part, now=now))
+
+    def one(part: str) -> datetime:
+        moment = parse_when(part, now=now)
+        if rounded and _DURATION.fullmatch(part.strip()):
+            return round_eta(moment, now)
+        return moment
+
+    eta = _range(text, one)
     earliest = eta.earliest if isinstance(eta, ETARange) else eta
     if earliest <= now:
         raise ValueError(f"{text!r} is not in the future; an ETA says when maintenance should end")
@@ -210,11 +243,13 @@ When: TypeAlias = datetime | timedelta | str
 
 
 def _eta(value: ETA, now: datetime, what: str = "eta") -> datetime | ETARange:
+    rounded = what == "eta"  # an ETA from a duration is rounded up; an expiry is kept exact
     try:
         if isinstance(value, str):
-            return parse_eta(value, now=now)
+            return parse_eta(value, now=now, rounded=rounded)
         if isinstance(value, timedelta):
             value = _later(now, value, str(value))
+            value = round_eta(value, now) if rounded else value
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError(f"{value.isoformat()} has no time zone; give an aware datetime")
         earliest = value.earliest if isinstance(value, ETARange) else value
@@ -647,12 +682,31 @@ class Status:
     #: Why a document present could not be read (it then means ON with default details).
     problem: str | None = None
     at: datetime = field(default_factory=_now)
+    #: Each component of the document, as its own status (``maintenance on --component``).
+    components: dict[str, Status] = field(default_factory=dict)
 
     @property
     def upcoming(self) -> tuple[Window, ...]:
         """The windows that have not started, soonest first."""
         windows = self.document.windows if self.document is not None else ()
         return tuple(sorted((w for w in windows if w.start > self.at), key=lambda w: w.start))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the operator should act on: the ETA has passed and no update came since,
+        so visitors are left with a time that is no longer true."""
+        state = self.state
+        if not self.on or state is None or state.eta_latest is None:
+            return ()
+        eta = state.eta_latest
+        if self.at <= eta or any(update.at > eta for update in state.updates):
+            return ()
+        minutes = max(1, int((self.at - eta).total_seconds() // 60))
+        late = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
+        return (
+            f"the ETA passed {late} ago with no update since; post one, with a new estimate "
+            "if you have it: maintenance update 'What is happening' --eta 30m",
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``maintenance status --json`` prints)."""
@@ -665,10 +719,12 @@ class Status:
             "on": self.on,
             "phase": self.phase,
             "problem": self.problem,
+            "warnings": list(self.warnings),
             "state": dump(self.state),
             "window": dump(self.window),
             "upcoming": [dump(w) for w in self.upcoming],
             "document": dump(self.document),
+            "components": {name: c.to_json() for name, c in self.components.items()},
         }
 
 
@@ -677,8 +733,28 @@ def _status(where: Store, current: Current, now: datetime) -> Status:
     if doc is None:
         return Status(str(where), False, "idle", None, None, at=now)
     found = evaluate(doc, now)
+    parts = {
+        name: Status(
+            f"{where} component {name!r}",
+            one.on,
+            one.phase,
+            one.state,
+            doc.components[name],
+            one.window,
+            at=now,
+        )
+        for name, one in evaluate_components(doc, now).items()
+    }
     return Status(
-        str(where), found.on, found.phase, found.state, doc, found.window, current.problem, now
+        str(where),
+        found.on,
+        found.phase,
+        found.state,
+        doc,
+        found.window,
+        current.problem,
+        now,
+        parts,
     )
 
 
@@ -708,6 +784,8 @@ class Change:
     warnings: tuple[str, ...] = ()
     #: The function that made it: ``on``, ``update``, ``off``, ``schedule``, ``clear_schedule``.
     verb: str = ""
+    #: The component it changed (``component=``), or None for the whole site.
+    component: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -716,11 +794,12 @@ class Change:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``--json`` prints on every command)."""
         out: dict[str, Any] = {"action": self.action, **self.status.to_json()}
+        out["component"] = self.component
         if self.secret is not None:
             out["secret"] = self.secret
         if self.window is not None:
             out["scheduled"] = self.window.model_dump(mode="json")
-        out["warnings"] = list(self.warnings)
+        out["warnings"] = list(dict.fromkeys((*self.warnings, *self.status.warnings)))
         return out
 
 
@@ -766,6 +845,69 @@ def _finish(
     return Change(action, _status(where, written, now), verb=verb, **extra)
 
 
+_COMPONENT = re.compile(COMPONENT_NAME)
+
+
+def _component(name: str | None) -> str | None:
+    """``name`` if it is a component's name (``payments``), else :class:`InvalidChange`."""
+    if name is not None and not _COMPONENT.fullmatch(name):
+        raise InvalidChange(
+            f"component {name!r} is not a component name: use lower-case letters, digits, "
+            "'_' and '-', starting with a letter or digit (e.g. 'payments')"
+        )
+    return name
+
+
+Decide: TypeAlias = Callable[[Current], MaintenanceState | _Keep | None]
+
+
+def _scoped(name: str | None, decide: Decide, read_only: bool | None = None) -> Decide:
+    """``decide`` applied to one component's document inside the site's (None: the site).
+
+    The component's details go through the same rules as the site's; removing the
+    last component of a document that holds nothing else removes the document (a
+    bare document would mean ON for the whole site).
+    """
+    if name is None:
+        return decide
+
+    def scoped(current: Current) -> MaintenanceState | _Keep | None:
+        if current.problem is not None:
+            raise InvalidChange(
+                f"{current.problem}; changing component {name!r} would lose the details it "
+                "cannot read. Fix or remove the document first"
+            )
+        doc = current.state
+        part = doc.components.get(name) if doc is not None else None
+        new = decide(Current(part.site_state() if part is not None else None))
+        if new is KEEP:
+            return KEEP
+        parts = dict(doc.components) if doc is not None else {}
+        if new is None:
+            parts.pop(name, None)
+        else:
+            assert isinstance(new, MaintenanceState)
+            keep = part.read_only if part is not None else False
+            data = {**new.model_dump(), "read_only": keep if read_only is None else read_only}
+            try:
+                parts[name] = ComponentState.model_validate(data)
+            except ValidationError as exc:
+                raise InvalidChange(f"invalid details: {one_line(exc)}") from None
+        if doc is None:
+            return MaintenanceState(components=parts) if parts else None
+        if (
+            not parts
+            and doc.started_at is None
+            and doc.expires_at is None
+            and doc.ended_at is None
+            and not doc.windows
+        ):
+            return None  # nothing left: a bare document would mean ON
+        return doc.model_copy(update={"components": parts})
+
+    return scoped
+
+
 def on(
     flag: Target = None,
     *,
@@ -777,6 +919,8 @@ def on(
     allow: Sequence[str] = (),
     secret: str | bool | None = None,
     now: datetime | None = None,
+    component: str | None = None,
+    read_only: bool | None = None,
 ) -> Change:
     """Turn maintenance on, or change the details of the one running (no gap).
 
@@ -784,8 +928,17 @@ def on(
     switches it off by itself, in case the deploy script never does; ``allow``
     adds paths that keep working; ``secret=True`` makes a bypass token for this
     maintenance only (``str`` gives your own), returned once in :attr:`Change.secret`.
+    ``component`` puts only that part of the site down (``"payments"``; the app's
+    ``components`` option says what belongs to it); ``read_only`` then blocks only
+    its writes.
     """
     now = now or _now()
+    _component(component)
+    if read_only is not None and component is None:
+        raise InvalidChange(
+            "read_only is per component here (give a component); for the whole site use "
+            "the read_only option"
+        )
     changes: dict[str, Any] = {"kind": kind, "reason": reason, "message": message}
     changes = {name: value for name, value in changes.items() if value is not None}
     if eta is not None:
@@ -817,10 +970,13 @@ def on(
         running = _running(current.state, now)
         before[:] = [running is not None and current.problem is None]
         notes[:] = [f"{current.problem}; replaced by a new document"] if current.problem else []
-        if running is None:  # start afresh, keeping the windows still ahead
-            ahead = current.state.windows if current.state and not current.problem else ()
+        if running is None:  # start afresh, keeping the windows ahead and the components
+            kept = current.state if current.state and not current.problem else None
+            ahead = kept.windows if kept else ()
             running = MaintenanceState(
-                started_at=now, windows=tuple(w for w in ahead if w.start > now)
+                started_at=now,
+                windows=tuple(w for w in ahead if w.start > now),
+                components=kept.components if kept else {},
             )
         data = {**running.model_dump(), **changes}
         if extra_allow:
@@ -828,9 +984,11 @@ def on(
         return _validated(data)
 
     where = store(flag)
-    written = where.change(decide)
+    written = where.change(_scoped(component, decide, read_only))
     action: Action = "updated" if before and before[0] else "started"
-    return _finish("on", where, action, written, now, secret=token, warnings=tuple(notes))
+    return _finish(
+        "on", where, action, written, now, secret=token, warnings=tuple(notes), component=component
+    )
 
 
 def _duration_or_when(value: When) -> ETA:
@@ -843,10 +1001,19 @@ def _duration_or_when(value: When) -> ETA:
 
 
 def update(
-    flag: Target, text: str, *, eta: ETA | None = None, now: datetime | None = None
+    flag: Target,
+    text: str,
+    *,
+    eta: ETA | None = None,
+    now: datetime | None = None,
+    component: str | None = None,
 ) -> Change:
-    """Add a timestamped progress note to the running maintenance (and optionally a new ETA)."""
+    """Add a timestamped progress note to the running maintenance (and optionally a new ETA).
+
+    With ``component``, to that component's maintenance.
+    """
     now = now or _now()
+    _component(component)
     new_eta = _eta(eta, now) if eta is not None else None
     if not text or not text.strip():
         raise InvalidChange("the update is empty; say what changed, e.g. 'Database migrated'")
@@ -860,26 +1027,37 @@ def update(
             )
         running = _running(current.state, now)
         if running is None:
-            raise InvalidChange(
-                f"maintenance is not on ({where}); nothing to update. Turn it on first"
-            )
+            what = f"component {component!r}" if component else "maintenance"
+            raise InvalidChange(f"{what} is not on ({where}); nothing to update. Turn it on first")
         data = running.model_dump()
         data["updates"] = [*running.updates, {"at": now, "text": text}]
         if new_eta is not None:
+            if running.eta is not None and new_eta != running.eta:
+                data["eta_revised_at"] = now  # one time, not a history of estimates
             data["eta"] = new_eta
         return _validated(data)
 
-    return _finish("update", where, "updated", where.change(decide), now)
+    written = where.change(_scoped(component, decide))
+    return _finish("update", where, "updated", written, now, component=component)
 
 
-def off(flag: Target = None, *, purge: bool = False, now: datetime | None = None) -> Change:
+def off(
+    flag: Target = None,
+    *,
+    purge: bool = False,
+    now: datetime | None = None,
+    component: str | None = None,
+) -> Change:
     """Turn maintenance off: the document records the end and keeps the windows ahead.
 
     ``purge=True`` removes the document (windows and all). A document that cannot be
     read (unreadable, too large, invalid) still means ON for the app, so it is
-    replaced by one that records the end.
+    replaced by one that records the end. With ``component``, only that component's
+    maintenance ends (``purge``: its entry goes, windows and all); the site's and the
+    other components' stay as they are.
     """
     now = now or _now()
+    _component(component)
     where = store(flag)
     notes: list[str] = []
     result: list[Action] = []
@@ -905,8 +1083,10 @@ def off(flag: Target = None, *, purge: bool = False, now: datetime | None = None
         result[:] = ["ended"]
         return running.model_copy(update={"windows": ahead, "ended_at": now, "expires_at": now})
 
-    written = where.change(decide)
-    return _finish("off", where, result[0], written, now, warnings=tuple(notes))
+    written = where.change(_scoped(component, decide))
+    return _finish(
+        "off", where, result[0], written, now, warnings=tuple(notes), component=component
+    )
 
 
 def schedule(
@@ -923,13 +1103,16 @@ def schedule(
     announce: timedelta | str | None = None,
     auto_end: bool = False,
     now: datetime | None = None,
+    component: str | None = None,
 ) -> Change:
     """Plan a window: the banner shows from ``announce`` before ``start`` (default 48 hours),
     maintenance starts by itself at ``start`` and ends with :func:`off` (or at ``end``
     with ``auto_end``). Text times without an offset are read in ``timezone``; an
     ``end`` duration counts from the start. Less than 48 hours' notice gives a warning.
+    With ``component``, the window takes only that component down.
     """
     now = now or _now()
+    _component(component)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -978,8 +1161,10 @@ def schedule(
         return _validated(data)
 
     where = store(flag)
-    written = where.change(decide)
+    written = where.change(_scoped(component, decide))
     doc = written.state
+    if component is not None and doc is not None:
+        doc = doc.components.get(component)
     added = next(w for w in (doc.windows if doc else ()) if w.start == begin)
     warnings = []
     if begin - now < MIN_NOTICE:
@@ -988,7 +1173,14 @@ def schedule(
             "(announce planned work at least 48 hours ahead, weeks for long outages)"
         )
     return _finish(
-        "schedule", where, "scheduled", written, now, window=added, warnings=tuple(warnings)
+        "schedule",
+        where,
+        "scheduled",
+        written,
+        now,
+        window=added,
+        warnings=tuple(warnings),
+        component=component,
     )
 
 
@@ -1007,9 +1199,15 @@ def _span(delta: timedelta) -> str:
     return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min"
 
 
-def clear_schedule(flag: Target = None, *, now: datetime | None = None) -> Change:
-    """Remove every window that has not started (a running maintenance stays as it is)."""
+def clear_schedule(
+    flag: Target = None, *, now: datetime | None = None, component: str | None = None
+) -> Change:
+    """Remove every window that has not started (a running maintenance stays as it is).
+
+    With ``component``, that component's windows only.
+    """
     now = now or _now()
+    _component(component)
     where = store(flag)
     result: list[Action] = []
 
@@ -1025,12 +1223,12 @@ def clear_schedule(flag: Target = None, *, now: datetime | None = None) -> Chang
         base = _running(doc, now) or doc
         kept = tuple(w for w in base.windows if w.start <= now)
         result[:] = ["cleared"]
-        if not kept and base.started_at is None and base.expires_at is None:
+        if not kept and base.started_at is None and base.expires_at is None and not base.components:
             return None  # it held only windows: without them it would mean ON
         return base.model_copy(update={"windows": kept})
 
-    written = where.change(decide)
-    return _finish("clear_schedule", where, result[0], written, now)
+    written = where.change(_scoped(component, decide))
+    return _finish("clear_schedule", where, result[0], written, now, component=component)
 
 
 # -- waiting for the app -------------------------------------------------------------------

@@ -8,7 +8,6 @@ one clock read and one comparison, and only when it is on build a
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -24,11 +23,10 @@ from time import monotonic, time_ns
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, Unpack
 from urllib.parse import quote
 
-from werkzeug.http import dump_cookie, parse_cookie
-
+from . import i18n
 from .banner import banner_context, load_banner_template
 from .hooks import Event, fire
-from .render import Page, Renderer, Response, Variant, assemble, negotiate
+from .render import Page, Renderer, Response, Variant, _check_brand, assemble, negotiate
 from .rules import (
     Networks,
     PathRules,
@@ -41,15 +39,19 @@ from .rules import (
     verify_cookie,
     wsgi_text_path,
 )
-from .schedule import Banner, Evaluation, Phase, evaluate
+from .schedule import Banner, Evaluation, Phase, evaluate, evaluate_components
 from .settings import Options, Settings
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
 from .state import MaintenanceState, Window
-from .status import encode as encode_status
-from .status import status_document, status_headers
+from .status import StatusParts, status_body, status_headers, status_parts
 
 if TYPE_CHECKING:
+    import asyncio
+
+    import jinja2
+
     from .claims import ClaimStore, Identity
+    from .render import ComponentView
 
 __all__ = [
     "Decision",
@@ -57,6 +59,7 @@ __all__ = [
     "RequestInfo",
     "Snapshot",
     "build_sources",
+    "maintenance_component",
     "maintenance_exempt",
 ]
 
@@ -72,6 +75,23 @@ def maintenance_exempt(view: _View) -> _View:
     """
     view.maintenance_exempt = True  # type: ignore[attr-defined]
     return view
+
+
+def maintenance_component(name: str) -> Callable[[_View], _View]:
+    """Make a view part of the component ``name`` (Django, Flask and FastAPI integrations).
+
+    While that component is under maintenance the view gets the component's 503,
+    as its ``paths`` and ``views`` in the ``components`` option do; the rest of the
+    site keeps working. Matched after routing, like :func:`maintenance_exempt`.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError("maintenance_component takes a component's name, e.g. 'payments'")
+
+    def mark(view: _View) -> _View:
+        view.maintenance_component = name  # type: ignore[attr-defined]
+        return view
+
+    return mark
 
 
 logger = logging.getLogger("maintenance_mode")
@@ -147,6 +167,20 @@ def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ..
         f"maintenance-mode: option 'flag' got {type(flag).__name__}; use a path, 'env:NAME', "
         "a callable, a FlagSource, or a list of these"
     )
+
+
+def _render_checked_lazily(settings: Settings) -> bool:
+    """Whether the renderer may wait for the first page: our templates and catalogs only.
+
+    Your own templates or catalogs (``template_dir``, ``locale_dir``) and locale names
+    that are not exactly packaged ones are checked at start-up instead, by building it.
+    """
+    if settings.template_dir is not None or settings.locale_dir is not None:
+        return False
+    if settings.template_name is not None and settings.page_renderer is None:
+        return False  # the Renderer refuses it: say so at start-up
+    known = i18n.packaged_locales()
+    return all(name in known for name in (settings.default_locale, *settings.locales))
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs ~12k instructions per request
@@ -289,9 +323,14 @@ class Decision:
 
 PASS: Final = Decision("pass")
 BYPASS: Final = Decision("bypass")
+#: What ``decide(..., render=False)`` answers when the answer needs a render first (a new
+#: state, language or form): async adapters then call ``decide`` again in a worker thread.
+DEFERRED: Final = Decision("respond")
 
 
 _NO_RULES: Final = PathRules(frozenset(), ())
+#: The Accept a request under ``json_paths`` is answered for (and cached under).
+_PROBLEM_JSON: Final = "application/problem+json"
 
 
 @dataclass(slots=True, eq=False)
@@ -311,6 +350,20 @@ class Snapshot:
     #: test per request are then integer arithmetic, not time-zone-aware datetimes.
     eta_earliest_us: int | None = None
     eta_latest_us: int | None = None
+    #: Partial maintenance while the site is up: each component under maintenance as a
+    #: snapshot of its own (on, its state, its caches), by name; empty otherwise.
+    down: Mapping[str, Snapshot] = field(default_factory=dict)
+    #: The down components' path rules, in the order of the ``components`` option.
+    routes: tuple[tuple[PathRules, Snapshot], ...] = ()
+    #: For a component's snapshot: its name, and whether only its writes are blocked.
+    component: str | None = None
+    read_only: bool = False
+    #: How pages and banners show the components: this one, those down, those up.
+    views: tuple[ComponentView | None, tuple[ComponentView, ...], tuple[ComponentView, ...]] = (
+        None,
+        (),
+        (),
+    )
     _decisions: dict[str, Decision] = field(default_factory=dict)
     #: Rendered bodies per (variant, overrun, locale, root).
     _pages: dict[tuple[Variant, bool, str, str], Page] = field(default_factory=dict)
@@ -353,6 +406,17 @@ def set_override(docs: tuple[MaintenanceState, ...] | None) -> None:
         engine.invalidate()
 
 
+def _after_fork() -> None:
+    """In a forked worker, a warm-up thread of the parent's is gone: never wait for it."""
+    for engine in list(_engines):
+        engine._warm_lock = threading.Lock()
+        engine._warming = engine._rendering is not None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 class Maintenance:
     """The framework-neutral maintenance engine (one per middleware instance).
 
@@ -370,10 +434,28 @@ class Maintenance:
         self._secret = settings.secret_bytes
         self._base_allow = (*settings.health_paths, *settings.allow)
         self._views = ViewRules.compile(settings.allow_views)
+        #: Partial maintenance: the known components, their paths and views, compiled once.
+        self._components = settings.components
+        self._component_paths = {
+            name: PathRules.compile(part.paths) for name, part in settings.components.items()
+        }
+        self._component_views = tuple(
+            (name, ViewRules.compile(part.views))
+            for name, part in settings.components.items()
+            if part.views
+        )
+        self._parts: dict[str, Evaluation] = {}
+        self._json_paths = PathRules.compile(settings.json_paths)
         #: Where a WSGI environ (or Django's request.META) carries the bypass header.
         self.token_meta_key = _wsgi_header_key(settings.bypass_header)
-        self._renderer = Renderer(settings)
-        self._banner = load_banner_template(self._renderer.env)
+        # Jinja2, Babel, templates and catalogs load at the first page or banner (or in a
+        # background thread when a state that needs one is seen: _warm_soon), not here.
+        _check_brand(settings.brand)
+        self._rendering: tuple[Renderer, jinja2.Template] | None = None  # the page, the banner
+        self._warm_lock = threading.Lock()
+        self._warming = False
+        if not _render_checked_lazily(settings):
+            self._warm()  # your own templates or catalogs: their mistakes fail at start-up
         #: The on_change hooks, and the export_dir option's (it re-exports in every process).
         self._hooks: tuple[Any, ...] = settings.on_change
         if settings.export_dir is not None:
@@ -382,6 +464,12 @@ class Maintenance:
             self._hooks = (*self._hooks, follow(settings))
         #: Adapters skip the engine while off only if the path cannot be the status document.
         self.status_path = settings.status_path or "\x00"
+        #: The status document's clock-free entries for one snapshot, and its answers for
+        #: one snapshot and second (the document's clock-dependent members change no faster).
+        self._status_parts: tuple[Snapshot, StatusParts] | None = None
+        self._status_cache: tuple[Snapshot, int, Decision, Decision] | None = None
+        #: One render of a page at a time: concurrent requests for it wait, then reuse it.
+        self._render_lock = threading.Lock()
         self._lock = threading.Lock()
         self._last: list[object] = [_UNKNOWN] * len(self.sources)
         self._snapshot = _OFF
@@ -440,6 +528,8 @@ class Maintenance:
             return self._snapshot
         if not self._awaitable or _override is not None:  # an override never awaits
             return self._refresh_sync()
+        import asyncio  # here: a WSGI worker never awaits, and never loads it
+
         inflight = self._inflight
         if inflight is not None:  # another request is checking
             if self._checked:
@@ -532,14 +622,19 @@ class Maintenance:
         docs = tuple(doc for doc in results if doc is not None)
         found = self._evaluate(list(docs), now)
         current = self._snapshot
+        # Partial maintenance: only with the components option, only while the site is up.
+        parts = self._down(docs, now) if self._components and not found.on else {}
         if (
             current.on == found.on
             and current.state == found.state
             and current.phase == found.phase
-            and current.banner == found.banner
+            and current.banner == (found.banner or (Banner("components") if parts else None))
             and current.docs == docs
+            and (found.on or parts == self._parts)
         ):
             new = current  # unchanged: keep the rendered pages and decisions
+        elif parts:
+            new = self._partial(found, parts, docs)
         elif not found.on and found.banner is None:
             new = _OFF if not docs else Snapshot(on=False, phase=found.phase, docs=docs)
         else:
@@ -559,6 +654,10 @@ class Maintenance:
                 eta_latest_us=_micros_or_none(state.eta_latest if state else None),
             )
         self._snapshot = new
+        # While the whole site is on, the components keep their last state (no transition).
+        old_parts = self._parts
+        if not new.on:
+            self._parts = parts
         if not new.on:
             if not self._capped:  # off for real; held off by max_duration keeps counting
                 self._on_since = None
@@ -576,9 +675,124 @@ class Maintenance:
             )
         # While it is off with nothing to announce, adapters may skip the engine entirely.
         self.off_until = self._next_check if not new.on and new.banner is None else 0.0
+        if (new.on or new.banner is not None) and self._rendering is None:
+            self._warm_soon()  # the first 503 or banner must not wait for the imports
         if new is not current:
             self._transition(current, new, now, first_check)
+            if not new.on and (old_parts or parts):
+                self._transition_parts(old_parts, parts, now, first_check)
         return new
+
+    def _down(self, docs: tuple[MaintenanceState, ...], now: datetime) -> dict[str, Evaluation]:
+        """The known components under maintenance now (the first document that says so wins).
+
+        Components the ``components`` option does not name are ignored.
+        """
+        back_for = timedelta(seconds=self.settings.ended_banner_for)
+        down: dict[str, Evaluation] = {}
+        for doc in docs:
+            if not doc.components:
+                continue
+            for name, found in evaluate_components(doc, now, back_for=back_for).items():
+                if found.on and name in self._components and name not in down:
+                    down[name] = found
+        return {name: down[name] for name in self._components if name in down}
+
+    def _partial(
+        self, found: Evaluation, parts: dict[str, Evaluation], docs: tuple[MaintenanceState, ...]
+    ) -> Snapshot:
+        """The site's snapshot while some components are down: one snapshot per component."""
+        from .render import ComponentView  # only while a component is down
+
+        views = {
+            name: ComponentView(
+                name,
+                part.label or name,
+                part.href,
+                parts[name].state.eta_earliest if name in parts else None,  # type: ignore[union-attr]
+                parts[name].state.eta_latest if name in parts else None,  # type: ignore[union-attr]
+            )
+            for name, part in self._components.items()
+        }
+        down_views = tuple(views[name] for name in parts)
+        up_views = tuple(view for name, view in views.items() if name not in parts)
+        subs: dict[str, Snapshot] = {}
+        routes = []
+        for name, part in parts.items():
+            state = part.state
+            assert state is not None  # a component that is on has its details
+            sub = subs[name] = Snapshot(
+                on=True,
+                state=state,
+                allow=PathRules.compile((*self._base_allow, *state.allow)),
+                checked_at=monotonic(),
+                phase=part.phase,
+                window=part.window,
+                docs=docs,
+                eta_earliest_us=_micros_or_none(state.eta_earliest),
+                eta_latest_us=_micros_or_none(state.eta_latest),
+                component=name,
+                read_only=part.read_only,
+                views=(views[name], down_views, up_views),
+            )
+            if self._component_paths[name]:
+                routes.append((self._component_paths[name], sub))
+        return Snapshot(
+            on=False,
+            phase=found.phase,
+            banner=found.banner or Banner("components"),
+            window=found.window,
+            docs=docs,
+            checked_at=monotonic(),
+            down=subs,
+            routes=tuple(routes),
+            views=(None, down_views, up_views),
+        )
+
+    def _transition_parts(
+        self, old: dict[str, Evaluation], new: dict[str, Evaluation], now: datetime, first: bool
+    ) -> None:
+        """Tell the hooks about each component that went down, came back or got an update.
+
+        Claimed like the site's transitions (one notification per change fleet-wide),
+        in the store of the first source, under keys that name the component.
+        """
+        events: list[Event] = []
+        for name, part in new.items():
+            before = old.get(name)
+            if before is None:
+                events.append(Event("started", now, part.state, part.window, component=name))
+            elif (
+                part.state is not None
+                and before.state is not None
+                and len(part.state.updates) > len(before.state.updates)
+            ):
+                events.append(Event("updated", now, part.state, part.window, component=name))
+        for name, part in old.items():
+            if name not in new:
+                state = part.state
+                expires = state.expires_at if state is not None else None
+                ended: Literal["ended", "expired"] = (
+                    # A window's planned auto-end is an end, as for the site (_end_of).
+                    "expired"
+                    if expires is not None and now >= expires and part.window is None
+                    else "ended"
+                )
+                events.append(Event(ended, now, state, part.window, component=name))
+        for event in events:
+            logger.info("component %r: %s", event.component, event.name)
+        if first or not events or not self._hooks:
+            return
+        from . import claims
+
+        store = claims.store_for(self.sources[0]) if self.sources else None
+        plan: dict[str, tuple[claims.ClaimStore | None, claims.Identity | None]] = {
+            event.name: (store, None) for event in events
+        }
+        try:
+            fire(self._hooks, events, claims.claimer(plan))
+        except Exception:  # a hook must never reach a request
+            logger.exception("on_change hooks could not be started")
 
     def _evaluate(self, docs: list[MaintenanceState], now: datetime) -> Evaluation:
         """The first document that is on wins; otherwise the first one with a banner."""
@@ -708,27 +922,69 @@ class Maintenance:
             self._warned[key] = now
             logger.warning(message, *args)
 
+    # -- rendering, loaded when first needed -------------------------------------------
+
+    @property
+    def _renderer(self) -> Renderer:
+        """The page renderer (Jinja2, Babel, templates, catalogs), built at first need."""
+        return (self._rendering or self._warm())[0]
+
+    def _warm(self) -> tuple[Renderer, jinja2.Template]:
+        """Build the renderer and the banner template, once (thread-safe), and return them.
+
+        The one warm-up: :meth:`_warm_soon` runs it in a thread when a state that needs a
+        page or a banner is seen; an async adapter may run it off the event loop.
+        """
+        with self._warm_lock:
+            if self._rendering is None:
+                import werkzeug.http  # noqa: F401  (cookies and Accept, on the blocked path)
+
+                renderer = Renderer(self.settings, check_brand=False)
+                self._rendering = (renderer, load_banner_template(renderer.env))
+            return self._rendering
+
+    def _warm_soon(self) -> None:
+        """Start :meth:`_warm` in a daemon thread (once): the first 503 finds it done or waits."""
+        if self._warming:
+            return
+        self._warming = True
+        threading.Thread(target=self._warm_quietly, name="maintenance-warm", daemon=True).start()
+
+    def _warm_quietly(self) -> None:
+        try:
+            self._warm()
+        except Exception:  # the request that needs it raises it again, in its own context
+            logger.exception("maintenance-mode: could not load the page renderer")
+            self._warming = False
+
     def invalidate(self) -> None:
         """Force a check on the next request (tests, or after writing the flag in-process)."""
         self._next_check = self.off_until = 0.0
 
     # -- the decision ------------------------------------------------------------------
 
-    def decide(self, snapshot: Snapshot, request: RequestInfo) -> Decision:
+    def decide(self, snapshot: Snapshot, request: RequestInfo, *, render: bool = True) -> Decision:
         """Pass, bypass (the team's own request), or respond (the 503 or the bypass redirect).
 
         The status document is answered whatever the state; a pass may carry the
-        banner to inject into the app's own HTML page.
+        banner to inject into the app's own HTML page. With ``render=False`` an answer
+        that needs a page or banner rendered first is :data:`DEFERRED` instead (an event
+        loop then asks again from a worker thread: rendering never blocks it).
         """
         s = self.settings
         # The path is checked for ambiguity only when a rule names it (request.checked_path).
         path = request.path
         if path is not None and path == s.status_path and request.checked_path() is not None:
-            return Decision("respond", self.status_response(snapshot, request.method == "HEAD"))
+            return self._status_decision(snapshot, request.method == "HEAD")
         if not snapshot.on or snapshot.state is None:
+            if snapshot.routes:  # partial maintenance: is this a down component's path?
+                path = request.checked_path()
+                for rules, part in snapshot.routes:
+                    if rules.match(path):
+                        return self.decide_part(snapshot, part, request, render=render)
             if snapshot.banner is None or request.method == "HEAD" or not s.banner:
                 return PASS
-            return self._with_banner(snapshot, snapshot.banner, request.accept_language)
+            return self._with_banner(snapshot, snapshot.banner, request.accept_language, render)
         # A secret for this maintenance only (`on --secret`): the document holds its SHA-256.
         digest = snapshot.state.bypass_sha256
         if (
@@ -745,10 +1001,10 @@ class Maintenance:
                 return Decision("respond", self._bypass_redirect(request, token))
         elif snapshot.allow.match(path) and request.checked_path() is not None:
             return PASS
-        if s.read_only and request.method in _SAFE_METHODS:
+        if (s.read_only or snapshot.read_only) and request.method in _SAFE_METHODS:
             if s.read_only_banner and s.banner and request.method != "HEAD":
                 banner = Banner("read_only", state=snapshot.state)
-                return self._with_banner(snapshot, banner, request.accept_language)
+                return self._with_banner(snapshot, banner, request.accept_language, render)
             return PASS
         if self._bypass_ips and self._bypass_ips.matches(
             client_key(request.peer, request.forwarded_for, self._proxies)
@@ -762,6 +1018,8 @@ class Maintenance:
             ):
                 return BYPASS
             if request.cookie and len(request.cookie) <= _MAX_COOKIE_HEADER:
+                from werkzeug.http import parse_cookie  # loaded by _warm: a lookup here
+
                 try:
                     value = parse_cookie(request.cookie).get(s.bypass_cookie_name)
                 except ValueError:  # not UTF-8 (werkzeug decodes strictly): no bypass
@@ -775,31 +1033,46 @@ class Maintenance:
                 ):
                     return BYPASS
         head = request.method == "HEAD"
-        return self._blocked(snapshot, request.accept, head, request.accept_language, request.root)
+        accept = request.accept
+        if self._json_paths and self._json_paths.match(path) and request.checked_path() is not None:
+            accept = _PROBLEM_JSON  # json_paths: an API's callers get JSON whatever they accept
+        return self._blocked(snapshot, accept, head, request.accept_language, request.root, render)
 
     def _with_banner(
-        self, snapshot: Snapshot, banner: Banner, accept_language: str | None
+        self, snapshot: Snapshot, banner: Banner, accept_language: str | None, render: bool = True
     ) -> Decision:
         """A pass that carries the rendered banner (once per snapshot, kind and locale)."""
+        if not render and self._rendering is None:
+            return DEFERRED  # the renderer is not loaded yet: not on an event loop
         locale = self._renderer.negotiate_locale(accept_language)
         key = f"{banner.kind}:{locale}"
         decision = snapshot._decisions.get(key)
         if decision is None:
-            html = self.render_banner(banner, locale)
+            if not render:
+                return DEFERRED
+            html = self.render_banner(banner, locale, snapshot=snapshot)
             decision = snapshot._decisions[key] = Decision("pass", banner=html) if html else PASS
         return decision
 
-    def render_banner(self, banner: Banner, locale: str | None = None) -> bytes:
-        """The banner's HTML (``banner.html``) in ``locale``; a failure is logged, never raised."""
+    def render_banner(
+        self, banner: Banner, locale: str | None = None, *, snapshot: Snapshot | None = None
+    ) -> bytes:
+        """The banner's HTML (``banner.html``) in ``locale``; a failure is logged, never raised.
+
+        ``snapshot`` gives the components under maintenance and those up (partial maintenance).
+        """
         locale = locale or self._renderer.catalogs.default
+        _, down, up = snapshot.views if snapshot is not None else (None, (), ())
         try:
             context = banner_context(
                 banner,
                 self.settings,
                 translations=self._renderer.catalogs.translations[locale],
                 lang=locale,
+                down=down,
+                up=up,
             )
-            return self._banner.render(context).encode("utf-8")
+            return (self._rendering or self._warm())[1].render(context).encode("utf-8")
         except Exception:
             logger.exception("template banner.html failed to render; no banner sent")
             return b""
@@ -818,22 +1091,61 @@ class Maintenance:
         if banner is None:
             return ""
         locale = self._renderer.negotiate_locale(accept_language)
-        return self.render_banner(banner, locale).decode("utf-8")
+        return self.render_banner(banner, locale, snapshot=snapshot).decode("utf-8")
 
     def status_response(self, snapshot: Snapshot, head: bool = False) -> Response:
-        """The status document (200, no-store, CORS-readable), built per request: it is small."""
-        now = self._clock()
-        state = snapshot.state if snapshot.on else None
-        document = status_document(
-            site_name=self.settings.site_name,
-            on=snapshot.on,
-            state=state,
-            docs=list(snapshot.docs),
-            now=now,
-            retry_after=self.retry_after(state, now) if state is not None else None,
-        )
-        body = encode_status(document)
-        return Response(200, status_headers(body), b"" if head else body)
+        """The status document (200, no-store, CORS-readable), from the cache (see below)."""
+        response = self._status_decision(snapshot, head).response
+        assert response is not None  # the status decision always carries its response
+        return response
+
+    def _status_decision(self, snapshot: Snapshot, head: bool) -> Decision:
+        """The status document's answer: built once per state and second, then reused.
+
+        Its entries (the updates included) are encoded once per snapshot; each second
+        only ``updated_at``, ``retry_after`` and the windows still to come are filled in,
+        so a request costs a clock read and a comparison whatever the document holds.
+        """
+        # Seconds counted from the ETA's fraction: Retry-After holds for each whole one.
+        eta = snapshot.eta_earliest_us if snapshot.on else None
+        phase = eta % _SECOND_US if eta is not None else 0
+        second = (self._now_us() - phase) // _SECOND_US
+        cached = self._status_cache
+        if cached is None or cached[0] is not snapshot or cached[1] != second:
+            state = snapshot.state if snapshot.on else None
+            parts = self._status_parts
+            if parts is None or parts[0] is not snapshot:
+                parts = self._status_parts = (
+                    snapshot,
+                    status_parts(
+                        on=snapshot.on,
+                        state=state,
+                        docs=snapshot.docs,
+                        components=[
+                            (
+                                name,
+                                part.label,
+                                sub.state if (sub := snapshot.down.get(name)) else None,
+                            )
+                            for name, part in self._components.items()
+                        ],
+                    ),
+                )
+            now = _EPOCH + timedelta(microseconds=second * _SECOND_US + phase)
+            body = status_body(
+                parts[1],
+                site_name=self.settings.site_name,
+                now=now,
+                retry_after=self.retry_after(state, now) if state is not None else None,
+            )
+            response = Response(200, status_headers(body), body)
+            cached = self._status_cache = (
+                snapshot,
+                second,
+                Decision("respond", response),
+                Decision("respond", response.without_body()),
+            )
+        return cached[3] if head else cached[2]
 
     def retry_after(self, state: MaintenanceState, now: datetime | None = None) -> int:
         """Seconds until the earliest ETA, clamped to the configured floor and cap."""
@@ -861,6 +1173,7 @@ class Maintenance:
         """
         locale = self._renderer.negotiate_locale(accept_language)
         entry = self._assemble(snapshot, variant, locale, root, self._now_us())
+        assert entry is not None  # rendered when missing
         response = (entry[3] if head else entry[2]).response
         assert response is not None  # a 503 decision always carries its response
         return response
@@ -872,6 +1185,7 @@ class Maintenance:
         head: bool,
         accept_language: str | None,
         root: str,
+        render: bool = True,
     ) -> Decision:
         """The 503 decision: per request one clock read, one lookup and two comparisons.
 
@@ -883,17 +1197,31 @@ class Maintenance:
         cache = snapshot._responses
         entry = cache.get(key)
         if entry is None or not entry[0] <= now < entry[1]:
+            if not render and self._rendering is None:
+                return DEFERRED  # the renderer is not loaded yet: not on an event loop
             locale = self._renderer.negotiate_locale(accept_language)
-            entry = self._assemble(snapshot, negotiate(accept), locale, root, now)
+            built = self._assemble(snapshot, negotiate(accept), locale, root, now, render)
+            if built is None:
+                return DEFERRED
+            entry = built
             if len(cache) >= _MAX_CACHED_RESPONSES:  # odd headers must not grow it for ever
                 cache.clear()
             cache[key] = entry
         return entry[3] if head else entry[2]
 
     def _assemble(
-        self, snapshot: Snapshot, variant: Variant, locale: str, root: str, now: int
-    ) -> tuple[int, int, Decision, Decision]:
-        """Build the 503 for ``now`` and the span of time in which it stays exact."""
+        self,
+        snapshot: Snapshot,
+        variant: Variant,
+        locale: str,
+        root: str,
+        now: int,
+        render: bool = True,
+    ) -> tuple[int, int, Decision, Decision] | None:
+        """Build the 503 for ``now`` and the span of time in which it stays exact.
+
+        None when the page is not rendered yet and ``render`` is False.
+        """
         s = self.settings
         low, high = -_NEVER, _NEVER
         eta = snapshot.eta_earliest_us
@@ -916,6 +1244,27 @@ class Maintenance:
             else:
                 high = min(high, latest + 1)
         page = snapshot._pages.get((variant, overrun, locale, root))
+        if page is None and not render:
+            return None
+        if page is None:
+            with self._render_lock:  # concurrent requests for it wait for one render
+                page = self._render_page(snapshot, variant, overrun, locale, root, retry)
+        response = assemble(page, retry)
+        head = response.without_body()
+        return low, high, Decision("respond", response), Decision("respond", head)
+
+    def _render_page(
+        self,
+        snapshot: Snapshot,
+        variant: Variant,
+        overrun: bool,
+        locale: str,
+        root: str,
+        retry: int,
+    ) -> Page:
+        """Render one form of the 503 for ``snapshot`` (unless another thread just did)."""
+        s = self.settings
+        page = snapshot._pages.get((variant, overrun, locale, root))
         if page is None:
             status_path = s.status_path
             # The page's "are we back?" check reads the status document under the same mount.
@@ -931,10 +1280,11 @@ class Maintenance:
                 locale=locale,
                 retry_after=retry,
                 status_url=status_url,
+                component=snapshot.views[0],
+                down=snapshot.views[1],
+                up=snapshot.views[2],
             )
-        response = assemble(page, retry)
-        head = response.without_body()
-        return low, high, Decision("respond", response), Decision("respond", head)
+        return page
 
     def _bypass_redirect(self, request: RequestInfo, value: str) -> Response:
         """303 to the app's home with the bypass cookie (``value``); the token leaves the URL.
@@ -942,6 +1292,8 @@ class Maintenance:
         With ``bypass_secret`` the cookie is signed and expiring; with a secret for this
         maintenance only, it is the token itself, worthless once the maintenance ends.
         """
+        from werkzeug.http import dump_cookie
+
         s = self.settings
         home = quote(request.root.rstrip("/"), safe=_PATH_SAFE, errors="surrogateescape") + "/"
         cookie = dump_cookie(
@@ -994,6 +1346,75 @@ class Maintenance:
         if (s.bypass_staff and is_staff) or (s.bypass_superuser and is_superuser):
             return BYPASS
         return decision
+
+    def decide_part(
+        self, site: Snapshot, part: Snapshot, request: RequestInfo, *, render: bool = True
+    ) -> Decision:
+        """The decision for a request to a down component (``part``, one of ``site.down``).
+
+        The component's own rules (its allow, bypass, ``read_only``) as for the whole site;
+        a pass gets the site's banner naming the down components.
+        """
+        decision = self.decide(part, request, render=render)
+        if (
+            decision is PASS
+            and site.banner is not None
+            and request.method != "HEAD"
+            and self.settings.banner
+        ):
+            return self._with_banner(site, site.banner, request.accept_language, render)
+        return decision
+
+    @property
+    def last_snapshot(self) -> Snapshot:
+        """The last check's answer, without checking (for a second look after routing)."""
+        return self._snapshot
+
+    def part_for_view(
+        self, snapshot: Snapshot, view: object, view_name: str | None
+    ) -> Snapshot | None:
+        """The down component a routed view belongs to (``@maintenance_component`` or the
+        component's ``views``), or None; only asked while a component is down."""
+        name = getattr(view, "maintenance_component", None)
+        if isinstance(name, str):
+            return snapshot.down.get(name)
+        for name, rules in self._component_views:
+            if rules.match(view_name):
+                return snapshot.down.get(name)
+        return None
+
+    def decide_routed(
+        self,
+        snapshot: Snapshot,
+        decision: Decision,
+        request: RequestInfo,
+        *,
+        view: object = None,
+        view_name: str | None = None,
+        is_static: bool = False,
+        is_staff: bool = False,
+        is_superuser: bool = False,
+    ) -> Decision:
+        """Second look at a passed request while components are down (after routing).
+
+        A view of a down component gets that component's decision (then
+        :meth:`decide_view`: exempt views, static files, staff); anything else keeps
+        ``decision``. Costs nothing unless a component is down.
+        """
+        if not snapshot.down or decision.action != "pass":
+            return decision
+        part = self.part_for_view(snapshot, view, view_name)
+        if part is None:
+            return decision
+        found = self.decide_part(snapshot, part, request)
+        return self.decide_view(
+            found,
+            view=view,
+            view_name=view_name,
+            is_static=is_static,
+            is_staff=is_staff,
+            is_superuser=is_superuser,
+        )
 
     def require_paths_only(self, adapter: str) -> None:
         """Refuse options that need routing information the plain adapters do not have."""

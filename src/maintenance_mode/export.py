@@ -147,7 +147,9 @@ def _iso(moment: datetime) -> str:
 #: The options of the last export (JSON), reused when an export is given none.
 OPTIONS_FILE: Final = "options.json"
 #: Options never written into the export folder: secrets, and what cannot be JSON.
-_UNSAVED: Final = frozenset({"flag", "on_change", "bypass_secret", "export_dir"})
+_UNSAVED: Final = frozenset(
+    {"flag", "on_change", "bypass_secret", "export_dir", "template_name", "page_renderer"}
+)
 
 
 def _settings(settings: Settings | Mapping[str, Any] | None, out: Path | None = None) -> Settings:

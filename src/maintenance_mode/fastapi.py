@@ -36,11 +36,10 @@ from starlette.staticfiles import StaticFiles
 
 from ._types import ASGIApp, Receive, Scope, Send
 from .asgi import MaintenanceMiddleware as _AsgiMiddleware
-from .asgi import _no_store, _refuse_websocket, _respond, _with_banner
-from .core import Maintenance, RequestInfo, Snapshot, maintenance_exempt
+from .core import Decision, Maintenance, RequestInfo, maintenance_component, maintenance_exempt
 from .settings import Options
 
-__all__ = ["MaintenanceMode", "maintenance_exempt"]
+__all__ = ["MaintenanceMode", "maintenance_component", "maintenance_exempt"]
 
 #: Options this integration cannot honour: FastAPI has no notion of staff or superusers.
 _USER_OPTIONS: Final = ("bypass_staff", "bypass_superuser")
@@ -125,37 +124,38 @@ class _Middleware(_AsgiMiddleware):
         self.routed = routed
         self.found: dict[tuple[str, str, str, str], _Found] = {}
 
-    def _decide(
-        self, scope: Scope, receive: Receive, send: Send, snapshot: Snapshot | None = None
+    def _act(
+        self, scope: Scope, receive: Receive, send: Send, decision: Decision
     ) -> Awaitable[None]:
-        maintenance, app = self.maintenance, self.app
-        if scope["type"] != "http" and scope["type"] != "websocket":
-            return app(scope, receive, send)
-        if snapshot is None:
-            snapshot = maintenance.fresh()
-            if snapshot is None:  # a check is due: await it, then decide
-                return self._polled(scope, receive, send)
-        decision = maintenance.decide(snapshot, RequestInfo.from_asgi(scope, maintenance.settings))
+        """A blocked request gets the second look after routing, then the parent acts."""
         response = decision.response
         if decision.action == "respond" and response is not None and response.status == 503:
             found = self._route(scope)
             if found is not None:
                 endpoint, name, is_static = found
-                decision = maintenance.decide_view(
+                decision = self.maintenance.decide_view(
                     decision, view=endpoint, view_name=name, is_static=is_static
                 )
-        if decision.action == "pass":
-            if decision.banner and scope["type"] == "http":
-                send = _with_banner(send, decision.banner, scope.get("method", "GET"))
-            return app(scope, receive, send)
-        if decision.action == "bypass":
-            return app(scope, receive, _no_store(send) if maintenance.bypass_no_store else send)
-        response = decision.response
-        if response is None:  # pragma: no cover - "respond" always carries a response
-            return app(scope, receive, send)
-        if scope["type"] == "websocket":
-            return _refuse_websocket(scope, receive, send, response)
-        return _respond(send, response)
+        elif decision.action == "pass" and self.maintenance.last_snapshot.down:
+            decision = self._component_look(scope, decision)
+        return super()._act(scope, receive, send, decision)
+
+    def _component_look(self, scope: Scope, decision: Decision) -> Decision:
+        """While a component is down: does the routed endpoint belong to it (by name or
+        ``@maintenance_component``)? Then that component decides."""
+        found = self._route(scope)
+        if found is None:
+            return decision
+        endpoint, name, is_static = found
+        maintenance = self.maintenance
+        return maintenance.decide_routed(
+            maintenance.last_snapshot,
+            decision,
+            RequestInfo.from_asgi(scope, maintenance.settings),
+            view=endpoint,
+            view_name=name,
+            is_static=is_static,
+        )
 
     def _route(self, scope: Scope) -> _Found:
         """The route the router will pick for ``scope`` (remembered per method and path)."""

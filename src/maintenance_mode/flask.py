@@ -50,7 +50,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 import maintenance_mode._install  # noqa: F401
 
 from .banner import injectable, insert
-from .core import Decision, Maintenance, RequestInfo, Snapshot, maintenance_exempt
+from .core import (
+    Decision,
+    Maintenance,
+    RequestInfo,
+    Snapshot,
+    maintenance_component,
+    maintenance_exempt,
+)
 from .render import Response
 from .settings import Options
 
@@ -61,7 +68,13 @@ if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
 
 
-__all__ = ["CONFIG_KEY", "EXTENSION_KEY", "MaintenanceMode", "maintenance_exempt"]
+__all__ = [
+    "CONFIG_KEY",
+    "EXTENSION_KEY",
+    "MaintenanceMode",
+    "maintenance_component",
+    "maintenance_exempt",
+]
 
 #: The ``app.config`` key holding the options dict.
 CONFIG_KEY: Final = "MAINTENANCE_MODE"
@@ -163,7 +176,39 @@ def _options(app: Flask, defaults: Mapping[str, Any]) -> dict[str, Any]:
         folder = Path(app.root_path, app.template_folder, "maintenance_mode")
         if folder.is_dir():
             options["template_dir"] = folder
+    template_name = options.get("template_name")
+    if template_name is not None and options.get("page_renderer") is None:
+        if not isinstance(template_name, str) or not template_name:
+            raise ValueError(
+                "maintenance-mode: option 'template_name' must be a template name like "
+                f"'maintenance.html' (got {template_name!r})"
+            )
+        options["page_renderer"] = AppPage(app, template_name)
     return options
+
+
+class AppPage:
+    """The maintenance page as a template of the app's own Jinja2 loader (``template_name``).
+
+    Looked up by ``app.jinja_env`` (the app's ``templates/`` and its blueprints'), so it
+    can ``{% extends "layout.html" %}`` and use ``url_for('static', ...)``; it gets the
+    library page's context (docs/templates.md) plus the app's template globals. Rendered
+    inside the request that first needs it (a test request context when there is none),
+    then cached by the engine for every visitor: it must not depend on the request.
+    A missing template is found at that first render: logged, and the library's page
+    is sent instead.
+    """
+
+    def __init__(self, app: Flask, template_name: str) -> None:
+        self.app = app
+        self.template_name = template_name
+
+    def __call__(self, context: Mapping[str, Any]) -> str:
+        template = self.app.jinja_env.get_template(self.template_name)
+        if has_request_context():
+            return template.render(context)
+        with self.app.test_request_context():
+            return template.render(context)
 
 
 def _move(funcs: list[Any], func: Any, index: int) -> None:
@@ -190,12 +235,24 @@ def _check(app: Flask, engine: Maintenance, snapshot: Snapshot) -> FlaskResponse
     """Maintenance is on: ask the core, then translate its answer."""
     current = _request()
     environ = current.environ
-    decision = engine.decide(snapshot, RequestInfo.from_wsgi(environ, engine.settings))
+    info = RequestInfo.from_wsgi(environ, engine.settings)
+    decision = engine.decide(snapshot, info)
     if decision.action == "respond":
         endpoint = current.endpoint
         view = app.view_functions.get(endpoint) if endpoint is not None else None
         decision = engine.decide_view(
             decision, view=view, view_name=endpoint, is_static=_is_static(app, endpoint, view)
+        )
+    elif snapshot.down and decision.action == "pass":  # a view of a down component?
+        endpoint = current.endpoint
+        view = app.view_functions.get(endpoint) if endpoint is not None else None
+        decision = engine.decide_routed(
+            snapshot,
+            decision,
+            info,
+            view=view,
+            view_name=endpoint,
+            is_static=_is_static(app, endpoint, view),
         )
     if decision.action == "pass" and not decision.banner:
         return None
@@ -416,6 +473,13 @@ def _writes(verb: _Verbish) -> _Verbish:
     verbs that write."""
     verb = _output(verb)
     verb = click.option(
+        "--component",
+        multiple=True,
+        metavar="NAME",
+        help="Change only this component (partial maintenance, e.g. payments); repeat it for "
+        "several with the same text.",
+    )(verb)
+    verb = click.option(
         "--settle",
         type=_SECONDS,
         metavar="SECONDS",
@@ -487,6 +551,12 @@ _KINDS = click.Choice(["planned", "unplanned"])
 
 @maintenance_command.command("on", short_help="Turn maintenance on, or change its details.")
 @click.option("--reason", help="What is happening and why, shown on the page.")
+@click.option(
+    "--read-only",
+    is_flag=True,
+    default=None,
+    help="With --component: block only the component's writes (its pages keep working).",
+)
 @click.option("--message", help="A further sentence for visitors.")
 @click.option(
     "--eta",
@@ -607,8 +677,9 @@ def _status(**options: Any) -> None:
             raise click.exceptions.Exit(2) from None
         raise click.exceptions.Exit(0 if found.on else 1)
     with _errors():
-        found = control.status(_flag(_engine()))
+        engine = _engine()
+        found = control.status(_flag(engine))
     if options["json"]:
         click.echo(json.dumps(found.to_json(), indent=2))
     elif not options["quiet"]:
-        click.echo("\n".join(status_lines(found)))
+        click.echo("\n".join(status_lines(found, known=engine.settings.components)))

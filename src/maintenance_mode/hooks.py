@@ -16,7 +16,6 @@ import json
 import logging
 import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +45,8 @@ class Event:
     #: What tells the maintenance apart in its store when it has no start time (a bare
     #: flag file's inode and modification time); part of :attr:`key`.
     fingerprint: str | None = None
+    #: The component concerned (partial maintenance), or None for the whole site.
+    component: str | None = None
 
     @property
     def key(self) -> str:
@@ -61,6 +62,8 @@ class Event:
         if when is None and self.state is not None:
             when = self.state.started_at
         stamp = when.isoformat() if when is not None else (self.fingerprint or "-")
+        if self.component is not None:  # ``started:payments:<start>``
+            stamp = f"{self.component}:{stamp}"
         if self.name == "updated":
             updates = len(self.state.updates) if self.state is not None else 0
             return f"updated:{stamp}:{updates}"
@@ -72,6 +75,7 @@ class Event:
             "event": self.name,
             "key": self.key,
             "at": self.at.isoformat(),
+            "component": self.component,
             "state": None if self.state is None else self.state.model_dump(mode="json"),
             "window": None if self.window is None else self.window.model_dump(mode="json"),
         }
@@ -163,6 +167,8 @@ def webhook(url: str, *, timeout: float = 5.0) -> Callable[[Event], None]:
         raise ValueError(f"webhook URL {url!r} must start with https://")
 
     def post(event: Event) -> None:
+        import urllib.request  # here: only a process with a webhook loads the HTTP client
+
         data = json.dumps(event.to_json()).encode("utf-8")
         request = urllib.request.Request(  # noqa: S310 - scheme checked above
             url, data=data, headers={"Content-Type": "application/json"}, method="POST"

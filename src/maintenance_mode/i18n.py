@@ -16,6 +16,9 @@ compiled in memory instead, so the checkout needs no build step and never
 serves stale strings. Your own catalogs (``locale_dir``) are always ``.po``
 files, read and checked the same way (no compile step for you either).
 
+Babel, Jinja2, MarkupSafe and Werkzeug are imported inside the functions that use
+them: a worker that never renders a page or a banner never loads them.
+
 Trust model: catalogs are trusted like templates (a translation may hold
 markup); every value a translation interpolates (site name, operator text,
 formatted times) is escaped by Jinja2's autoescape.
@@ -33,20 +36,13 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from gettext import NullTranslations
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
-from babel.core import negotiate_locale as babel_negotiate
-from babel.dates import format_datetime, format_interval, get_timezone_location, match_skeleton
-from babel.numbers import format_decimal
-from babel.support import Translations
-from babel.units import format_unit
-from jinja2 import pass_context
-from jinja2.runtime import Context
-from markupsafe import Markup
-from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import parse_accept_header
+if TYPE_CHECKING:  # imported where used: a worker that never renders never loads them
+    from babel import Locale
+    from babel.support import Translations
+    from jinja2.runtime import Context
 
 __all__ = [
     "DOMAIN",
@@ -83,6 +79,11 @@ def packaged_locale_dir() -> Path:
     return Path(__file__).resolve().parent / "locale"
 
 
+def packaged_locales() -> frozenset[str]:
+    """The locale names of the packaged catalogs, and English (folder names: no Babel needed)."""
+    return frozenset({SOURCE_LOCALE, *_catalog_files(packaged_locale_dir(), compiled=True)})
+
+
 # -- catalogs ---------------------------------------------------------------------------
 
 
@@ -107,6 +108,8 @@ def _catalog_files(root: Path, *, compiled: bool = False) -> dict[str, Path]:
 
 def _canonical(name: str, where: Path | None = None) -> str:
     """A Babel locale identifier (``pt_BR``), or ValueError naming the file."""
+    from babel import Locale, UnknownLocaleError
+
     try:
         return str(Locale.parse(name.replace("-", "_")))
     except (UnknownLocaleError, ValueError):
@@ -135,6 +138,7 @@ def _read_catalog(path: Path, mtime_ns: int) -> Translations:
     """Parse, check and load one ``.po`` file (cached per file version)."""
     from babel.messages.mofile import write_mo  # only for .po files: not loaded from a wheel
     from babel.messages.pofile import read_po
+    from babel.support import Translations
 
     with path.open("rb") as fh:
         try:
@@ -157,6 +161,8 @@ def _read_catalog(path: Path, mtime_ns: int) -> Translations:
 @lru_cache(maxsize=64)
 def _read_compiled(path: Path, mtime_ns: int) -> Translations:
     """Load one packaged ``.mo`` file, checked when the wheel was built (cached per version)."""
+    from babel.support import Translations
+
     with path.open("rb") as fh:
         try:
             return Translations(fh, domain=DOMAIN)
@@ -221,6 +227,10 @@ def load_catalogs(
 
 @lru_cache(maxsize=512)
 def _negotiate(header: str, available: tuple[str, ...], default: str) -> str:
+    from babel.core import negotiate_locale as babel_negotiate
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
     try:
         accepted = parse_accept_header(header, LanguageAccept)
     except ValueError:  # pragma: no cover - werkzeug tolerates junk
@@ -257,6 +267,8 @@ def jinja_gettext(translations: NullTranslations) -> dict[str, Callable[..., str
 
     The translation is markup (trusted); the variables it interpolates are escaped.
     """
+    from jinja2 import pass_context
+    from markupsafe import Markup
 
     def _finish(context: Context, text: str, variables: Mapping[str, Any]) -> str:
         if context.eval_ctx.autoescape:
@@ -285,6 +297,8 @@ def jinja_gettext(translations: NullTranslations) -> dict[str, Callable[..., str
 @lru_cache(maxsize=256)
 def _skeleton_pattern(locale: Locale, skeleton: str) -> str:
     """The locale's pattern for a skeleton (Babel's fuzzy match is slow: once per pair)."""
+    from babel.dates import match_skeleton
+
     skeletons = locale.datetime_skeletons
     if skeleton not in skeletons:
         skeleton = match_skeleton(skeleton, skeletons) or skeleton
@@ -292,6 +306,8 @@ def _skeleton_pattern(locale: Locale, skeleton: str) -> str:
 
 
 def _format_skeleton(skeleton: str, value: datetime, zone: ZoneInfo, locale: Locale) -> str:
+    from babel.dates import format_datetime
+
     return format_datetime(value, _skeleton_pattern(locale, skeleton), tzinfo=zone, locale=locale)
 
 
@@ -310,6 +326,8 @@ class Formatter:
         *,
         now: datetime | None = None,
     ) -> None:
+        from babel import Locale
+
         self.locale = Locale.parse(locale)
         self.zones = zones or (ZoneInfo("UTC"),)
         self.gettext = translations.gettext
@@ -324,6 +342,8 @@ class Formatter:
         """'Paris time', 'heure de Paris', 'UTC'."""
         if zone.key in {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu"}:
             return "UTC"
+        from babel.dates import get_timezone_location
+
         city = get_timezone_location(zone, locale=self.locale, return_city=True)
         return self.gettext(ZONE_TIME) % {"city": city}
 
@@ -372,6 +392,8 @@ class Formatter:
 
     def _span(self, start: datetime, end: datetime, zone: ZoneInfo, *, with_date: bool) -> str:
         if self._same_day(start, end, zone):
+            from babel.dates import format_interval
+
             times = format_interval(start, end, self._hm, tzinfo=zone, locale=self.locale)
             if not with_date:
                 return times
@@ -384,13 +406,22 @@ class Formatter:
         first = self.zones[0]
         return self._in_zone(self._datetime(value, first, short=True), first)
 
-    def duration(self, low: timedelta, high: timedelta | None = None) -> str:
-        """'45 minutes', '4 hours', '4 to 6 hours', '2 to 3 days' (rounded, never 0)."""
+    def duration(
+        self, low: timedelta, high: timedelta | None = None, *, exact_minutes: bool = False
+    ) -> str:
+        """'45 minutes', '4 hours', '4 to 6 hours', '2 to 3 days' (rounded, never 0).
+
+        Minutes go by fives unless ``exact_minutes``: a duration between two times
+        the page shows (to the minute) then says exactly what they say.
+        """
+        from babel.numbers import format_decimal
+        from babel.units import format_unit
+
         single = high is None
         high = low if high is None else high
         seconds = max(high.total_seconds(), low.total_seconds(), 60.0)
         if seconds < 90 * 60:
-            unit, size, step = "duration-minute", 60.0, 5.0
+            unit, size, step = "duration-minute", 60.0, 1.0 if exact_minutes else 5.0
         elif seconds < 48 * 3600:
             unit, size, step = "duration-hour", 3600.0, 0.5 if seconds < 10 * 3600 else 1.0
         else:
@@ -414,3 +445,172 @@ class Formatter:
 def zone_keys(zones: Iterable[ZoneInfo]) -> str:
     """The IANA names, space-separated (for the visitor's-own-zone script)."""
     return " ".join(zone.key for zone in zones)
+
+
+# -- typography -------------------------------------------------------------------------
+
+#: U+00A0, the no-break space (French: before ``:``, inside « »).
+NBSP: Final = "\u00a0"
+#: U+202F, the narrow no-break space (French: before ``;``, ``!``, ``?``).
+NNBSP: Final = "\u202f"
+
+#: Double quotes per language: (opening, closing); a language not listed is left alone.
+_DOUBLE: Final = {
+    "en": ("\u201c", "\u201d"),  # “…”
+    "de": ("\u201e", "\u201c"),  # „…“
+    "fr": ("\u00ab" + NBSP, NBSP + "\u00bb"),  # « … »
+    "es": ("\u00ab", "\u00bb"),  # «…» (RAE: angular first)
+}
+#: An opening single quote per language (a closing one is the apostrophe, U+2019).
+_SINGLE_OPEN: Final = {"en": "\u2018", "de": "\u201a", "fr": "\u2018", "es": "\u2018"}
+
+# Protected spans become one character of Unicode plane 15 (private use): "glue" ones
+# (tags) are transparent to the rules, "solid" ones (URLs, e-mail addresses, code,
+# entities, <script>/<style>/<pre>/<code> elements) are never changed and count as symbols.
+_GLUE_BASE, _SOLID_BASE, _SPAN = 0xF0000, 0xF8000, 0x8000
+_GLUE = "[\U000f0000-\U000f7fff]*"
+_PLANE15 = re.compile("[\U000f0000-\U000ffffd]")
+_SOLID = re.compile(
+    r"`[^`\n]*`"  # code, as operators write it
+    r"|\b(?:[a-z][a-z0-9+.-]*://|mailto:|tel:|www\.)[^\s<>\"`«»“”„\U000f0000-\U000ffffd]*"  # URLs
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail addresses
+    re.IGNORECASE,
+)
+_RAW_ELEMENT = re.compile(
+    r"<(script|style|pre|code|kbd|samp|textarea)\b[^>]*>.*?</\1\s*>|<!--.*?-->",
+    re.IGNORECASE | re.DOTALL,
+)
+_TAG = re.compile(r"<[/!?]?[a-zA-Z][^>]*>")
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
+#: Quotes as Jinja2, Django or MarkupSafe escape them (needed in attributes, not in text).
+_QUOTE_ENTITY = re.compile(r"&(?:#0*3[49]|#[xX]0*2[27]|quot|apos);")
+_LANG_START = re.compile(r"<([a-zA-Z][\w-]*)\b[^>]*?\slang=\"([^\"]*)\"[^>]*>")
+#: After a letter (tags between allowed): where French wants its no-break spaces.
+_WORD_END = rf"([^\W\d_]{_GLUE}|[»)\]]{_GLUE})"
+_FR_RULES: Final = (
+    (re.compile(rf"[ \u2009\u202f]+(?={_GLUE}:)"), NBSP),  # "Début :" (not 10:30, not URLs)
+    (re.compile(rf"{_WORD_END}:(?={_GLUE}(?:\s|$))"), rf"\1{NBSP}:"),  # "Début:" too
+    (re.compile(rf"[ \u00a0\u2009]+(?={_GLUE}[;!?])"), NNBSP),  # "Quoi ?" (narrow)
+    (re.compile(rf"{_WORD_END}([;!?])(?={_GLUE}(?:[\s»)!?.]|$))"), rf"\1{NNBSP}\2"),
+    (re.compile("«[ \u00a0\u2009\u202f]*"), "«" + NBSP),  # « texte »
+    (re.compile("[ \u00a0\u2009\u202f]*»"), NBSP + "»"),
+)
+
+
+def _language(locale: str) -> str:
+    return locale.replace("-", "_").split("_")[0].lower()
+
+
+def _protect(text: str, spans: list[str], pattern: re.Pattern[str], base: int) -> str:
+    def hold(match: re.Match[str]) -> str:
+        spans.append(match.group(0))
+        return chr(base + len(spans) - 1)
+
+    return pattern.sub(hold, text)
+
+
+def _restore(text: str, spans: list[str]) -> str:
+    def back(match: re.Match[str]) -> str:
+        code = ord(match.group(0))
+        index = code - (_SOLID_BASE if code >= _SOLID_BASE else _GLUE_BASE)
+        return spans[index]
+
+    return _PLANE15.sub(back, text)
+
+
+def _rules(text: str, language: str) -> str:
+    """Apply one language's rules to text whose protected spans are placeholders."""
+    opening, closing = _DOUBLE[language]
+    # Straight double quotes: opening at the start, after a space, a tag or an opening mark.
+    text = re.sub(r'(^|[\s(\[{\u2014\u2013/\U000f0000-\U000f7fff-])"', rf"\1{opening}", text)
+    text = text.replace('"', closing)
+    # Apostrophes (l'heure, it's): after a letter or digit; an opening single quote otherwise.
+    text = re.sub(rf"([^\W_]{_GLUE})'", "\\1\u2019", text)
+    text = re.sub(r"(^|[\s(\[\U000f0000-\U000f7fff])'(?=\w)", rf"\1{_SINGLE_OPEN[language]}", text)
+    text = text.replace("'", "\u2019")
+    if language == "fr":
+        for pattern, replacement in _FR_RULES:
+            text = pattern.sub(replacement, text)
+    return text
+
+
+def typeset(text: str, locale: str) -> str:
+    """Plain ``text`` with the typography of ``locale``'s language (en, fr, de, es).
+
+    All four: the typographic apostrophe (U+2019) for a straight one, and the
+    language's quotation marks for straight double quotes (en “…”, de „…“,
+    es «…», fr « … »). French follows the Imprimerie nationale's *Lexique des
+    règles typographiques*: a narrow no-break space (U+202F) before ``;``, ``!``
+    and ``?``, a no-break space (U+00A0) before ``:`` and inside « », whether the
+    text had an ordinary space there or none after a word (a colon between
+    digits, as in 10:30, is left alone). Spanish ``¿ ¡`` and German punctuation
+    need nothing. URLs, e-mail addresses and `code` are never changed; other
+    languages are returned as they are. Idempotent: a second pass changes nothing.
+    """
+    language = _language(locale)
+    if language not in _DOUBLE or _PLANE15.search(text):
+        return text
+    spans: list[str] = []
+    held = _protect(text, spans, _SOLID, _SOLID_BASE)
+    return _restore(_rules(held, language), spans)
+
+
+def typeset_html(html: str, locale: str) -> str:
+    """:func:`typeset` for the text of an HTML document, never its markup.
+
+    Tags and their attributes (``href``, ``data-…``, ``aria-label``), entities,
+    comments and the contents of ``script``, ``style``, ``pre``, ``code``,
+    ``kbd``, ``samp`` and ``textarea`` are left exactly as they are; inline
+    tags do not stop a rule (``<b>Note</b>:`` gets its space). An element with
+    its own ``lang="…"`` (operator text in another language) is typeset in
+    that language.
+    """
+    language = _language(locale)
+    if _PLANE15.search(html):
+        return html
+    spans: list[str] = []
+    held = _protect(html, spans, _RAW_ELEMENT, _SOLID_BASE)
+    held = _own_languages(held, spans, language)
+    if language not in _DOUBLE:
+        return _restore(held, spans)
+    held = _protect(held, spans, _TAG, _GLUE_BASE)
+    held = _QUOTE_ENTITY.sub(
+        lambda m: "'" if m.group(0)[-3:] in ("39;", "27;", "os;") else '"', held
+    )
+    held = _protect(held, spans, _ENTITY, _SOLID_BASE)
+    held = _protect(held, spans, _SOLID, _SOLID_BASE)
+    return _restore(_rules(held, language), spans)
+
+
+def _own_languages(html: str, spans: list[str], page: str) -> str:
+    """Typeset each element whose ``lang`` differs from the page's, and hold it as solid."""
+    out: list[str] = []
+    at = 0
+    for start in _LANG_START.finditer(html):
+        if start.start() < at:
+            continue  # inside an element already handled
+        name, lang = start.group(1).lower(), start.group(2)
+        if _language(lang) == page or name == "html":
+            continue
+        end = _element_end(html, name, start.end())
+        if end is None:
+            continue
+        inner = typeset_html(_restore(html[start.end() : end], spans), lang)
+        out += [html[at : start.end()], chr(_SOLID_BASE + len(spans))]
+        spans.append(inner)
+        at = end
+    out.append(html[at:])
+    return "".join(out)
+
+
+def _element_end(html: str, name: str, begin: int) -> int | None:
+    """Where the element ``name`` opened just before ``begin`` closes (nesting counted)."""
+    depth = 0
+    for tag in re.finditer(rf"<(/?){re.escape(name)}\b[^>]*>", html[begin:], re.IGNORECASE):
+        if not tag.group(1):
+            depth += 1
+        elif depth == 0:
+            return begin + tag.start()
+        else:
+            depth -= 1
+    return None

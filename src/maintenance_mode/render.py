@@ -18,38 +18,45 @@ import json
 import logging
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
-import jinja2
-import jinja2.bccache
-import jinja2.runtime
-from babel import Locale
-from markupsafe import Markup
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
-
 from . import i18n
-from .settings import Brand, Settings, https_origin
+from .settings import Brand, PageRenderer, Settings, https_origin
 from .state import ETARange, MaintenanceState, ProgressUpdate, Window
+from .status import latest_updates
 
-__all__ = ["Renderer", "Response", "Variant", "default_template_dir", "negotiate"]
+if TYPE_CHECKING:  # Jinja2 is imported by the Renderer: a worker that never renders never loads it
+    import jinja2
+    import jinja2.bccache
+    import jinja2.runtime
+
+__all__ = [
+    "ComponentView",
+    "Renderer",
+    "Response",
+    "Variant",
+    "default_template_dir",
+    "negotiate",
+]
 
 logger = logging.getLogger("maintenance_mode")
 
 Variant = Literal["html", "json", "text"]
 
+#: In order of preference when the client rates several alike: ``*/*`` gets problem+json,
+#: ``text/*`` plain text, and HTML only a client that names ``text/html`` (a browser).
 _MEDIA: Final[dict[str, Variant]] = {
-    "text/html": "html",
     "application/problem+json": "json",
     "application/json": "json",
     "text/plain": "text",
+    "text/html": "html",
 }
 _OFFERED: Final = list(_MEDIA)
 _CONTENT_TYPE: Final[dict[Variant, str]] = {
@@ -103,9 +110,20 @@ _STATUS_LINES: Final = {200: "200 OK", 303: "303 See Other", 503: "503 Service U
 
 @lru_cache(maxsize=256)
 def negotiate(accept: str | None) -> Variant:
-    """Pick html, json (problem+json) or text from an Accept header; junk or huge gives html."""
-    if not accept or len(accept) > _MAX_ACCEPT:
+    """Pick the 503's form from an Accept header: HTML for a browser, JSON for other clients.
+
+    A browser navigation names ``text/html`` (every browser's navigation Accept does),
+    so it gets the page. No Accept, ``*/*`` (curl, ``fetch()``, requests, httpx) or a
+    preference for JSON gets problem+json (RFC 9457); ``text/plain`` when that is
+    preferred. A header too large or matching nothing offered gets HTML, for a person.
+    """
+    if accept is None or not accept.strip():
+        return "json"
+    if len(accept) > _MAX_ACCEPT:
         return "html"
+    from werkzeug.datastructures import MIMEAccept  # once per distinct header (cached)
+    from werkzeug.http import parse_accept_header
+
     try:
         best = parse_accept_header(accept, MIMEAccept).best_match(_OFFERED, default="text/html")
     except ValueError:  # pragma: no cover - werkzeug tolerates junk, but never 500 on it
@@ -141,6 +159,24 @@ def format_datetime(value: datetime | None) -> str:
         return value.strftime("%Y-%m-%d %H:%M UTC%z")
 
 
+def next_update_due(state: MaintenanceState, every: float) -> datetime | None:
+    """When an overrun page promises the next update: ``every`` seconds after the latest
+    ETA or the latest update, whichever is later (None without an ETA)."""
+    latest = state.eta_latest
+    if latest is None:
+        return None
+    base = max((latest, *(update.at for update in state.updates)))
+    try:
+        return base + timedelta(seconds=every)
+    except OverflowError:  # pragma: no cover - documents' times stay far from the limit
+        return None
+
+
+def _to_minute(value: datetime) -> datetime:
+    """``value`` as the page shows it: to the minute (seconds dropped, as on a clock)."""
+    return value.replace(second=0, microsecond=0)
+
+
 def _isoformat(value: datetime | None) -> str:
     """ISO 8601 in UTC ('...Z'); like :func:`format_datetime`, never raises."""
     if value is None:
@@ -149,6 +185,22 @@ def _isoformat(value: datetime | None) -> str:
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     except OverflowError:
         return value.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentView:
+    """One named component as pages and banners show it (partial maintenance).
+
+    ``link`` is where a visitor can use the component (shown for the parts that
+    still work); None when it has no page of its own. ``eta_earliest`` and
+    ``eta_latest`` are a down component's expected end, which the banner shows.
+    """
+
+    name: str
+    label: str
+    link: str | None = None
+    eta_earliest: datetime | None = None
+    eta_latest: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +273,9 @@ def _check_brand(brand: Brand) -> None:
             )
 
 
-@jinja2.pass_context
 def _inline_script(context: jinja2.runtime.Context, code: str) -> str:
-    """The ``inline_script`` filter: lets the CSP allow this script (by its hash)."""
+    """The ``inline_script`` filter (``pass_context``): lets the CSP allow this script (by its
+    hash)."""
     registry = context.get("_inline_scripts")
     if isinstance(registry, list):
         registry.append(str(code))
@@ -271,29 +323,39 @@ def csp_for(body: str, img_origins: tuple[str, ...] = (), allowed: Collection[st
     return "; ".join(parts)
 
 
-class _CompiledTemplates(jinja2.BytecodeCache):
+@lru_cache(maxsize=1)
+def _compiled_templates() -> jinja2.BytecodeCache:
     """Compiled templates shared by every Renderer in the process (keyed by file and source).
 
     Each middleware instance builds its own Environment; without this, each would
-    compile the same templates again (tens of milliseconds each).
+    compile the same templates again (tens of milliseconds each). Made by the first
+    Renderer, with Jinja2.
     """
+    import jinja2
 
-    def __init__(self, limit: int = 256) -> None:
-        self._store: dict[str, bytes] = {}
-        self._limit = limit
+    class CompiledTemplates(jinja2.BytecodeCache):
+        def __init__(self, limit: int = 256) -> None:
+            self._store: dict[str, bytes] = {}
+            self._limit = limit
 
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        data = self._store.get(bucket.key)
-        if data is not None:
-            bucket.bytecode_from_string(data)
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            data = self._store.get(bucket.key)
+            if data is not None:
+                bucket.bytecode_from_string(data)
 
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if len(self._store) >= self._limit:
-            self._store.clear()
-        self._store[bucket.key] = bucket.bytecode_to_string()
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            if len(self._store) >= self._limit:
+                self._store.clear()
+            self._store[bucket.key] = bucket.bytecode_to_string()
+
+    return CompiledTemplates()
 
 
-_COMPILED: Final = _CompiledTemplates()
+def _text_direction(locale: str) -> str:
+    """``ltr`` or ``rtl`` for a locale (Babel's CLDR data)."""
+    from babel import Locale
+
+    return str(Locale.parse(locale).text_direction)
 
 
 class Renderer:
@@ -302,7 +364,9 @@ class Renderer:
     Template and catalog mistakes surface at start-up as ``ValueError``.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, check_brand: bool = True) -> None:
+        import jinja2  # here, not at the top: only a process that renders pays for it
+
         self.settings = settings
         try:
             self.catalogs = i18n.load_catalogs(
@@ -321,7 +385,8 @@ class Renderer:
                 if o
             )
         )
-        _check_brand(settings.brand)
+        if check_brand:  # the engine checks at start-up, before it builds its Renderer
+            _check_brand(settings.brand)
         default = jinja2.FileSystemLoader(default_template_dir())
         loaders: list[jinja2.BaseLoader] = []
         if settings.template_dir is not None:
@@ -335,14 +400,21 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,
             extensions=["jinja2.ext.i18n"],
-            bytecode_cache=_COMPILED,
+            bytecode_cache=_compiled_templates(),
         )
         self.env.policies["ext.i18n.trimmed"] = True
         # English until a render passes its own locale's gettext (banner.html uses these).
         self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         self.env.filters["datetime"] = format_datetime
         self.env.filters["isoformat"] = _isoformat
-        self.env.filters["inline_script"] = _inline_script
+        self.env.filters["inline_script"] = jinja2.pass_context(_inline_script)
+        self.page_renderer: PageRenderer | None = settings.page_renderer
+        if settings.template_name is not None and self.page_renderer is None:
+            raise ValueError(
+                f"maintenance-mode: option 'template_name' ({settings.template_name!r}) names a "
+                "template of Django's or Flask's own loaders, and this middleware has none; "
+                "use template_dir with a maintenance.html instead"
+            )
         try:
             self.html = self.env.get_template("maintenance.html")
             self.text = self.env.get_template("maintenance.txt")
@@ -398,8 +470,18 @@ class Renderer:
         locale: str | None = None,
         retry_after: int | None = None,
         now: datetime | None = None,
+        component: ComponentView | None = None,
+        down: Sequence[ComponentView] = (),
+        up: Sequence[ComponentView] = (),
     ) -> dict[str, Any]:
-        """Everything a template gets (documented in docs/templates.md)."""
+        """Everything a template gets (documented in docs/templates.md).
+
+        ``component`` is the part of the site this 503 is about (partial
+        maintenance; ``state`` is then that component's own state), ``down`` the
+        components under maintenance and ``up`` those still working.
+        """
+        from markupsafe import Markup
+
         s = self.settings
         locale = locale or self.catalogs.default
         translations = self.catalogs.translations[locale]
@@ -407,7 +489,7 @@ class Renderer:
         window = _active_window(state)
         zones = self._zones(window)
         fmt = i18n.Formatter(locale, zones, translations, now=now)
-        updates = sorted(state.updates, key=lambda u: u.at, reverse=True)
+        updates, earlier_updates = latest_updates(state, s.timeline_limit)
         started, earliest, latest = state.started_at, state.eta_earliest, state.eta_latest
         duration = None
         if (
@@ -416,7 +498,11 @@ class Renderer:
             and latest is not None
             and earliest > started
         ):
-            duration = fmt.duration(earliest - started, latest - started)
+            # From the instants as shown (to the minute), so the window and the duration agree.
+            shown = _to_minute(started)
+            duration = fmt.duration(
+                _to_minute(earliest) - shown, _to_minute(latest) - shown, exact_minutes=True
+            )
         text_lang = i18n.language_tag(self.text_locale)
         return {
             **i18n.jinja_gettext(translations),
@@ -434,7 +520,10 @@ class Renderer:
             "eta_is_range": earliest != latest,
             "overrun": overrun,
             "duration": duration,
+            "eta_revised": state.eta_revised_at is not None,
+            "next_update": next_update_due(state, s.overrun_update_every) if overrun else None,
             "updates": updates,
+            "earlier_updates": earlier_updates,
             "window": window,
             "affected": window.affected if window is not None else (),
             "unaffected": window.unaffected if window is not None else (),
@@ -443,7 +532,7 @@ class Renderer:
             "status": 503,
             "locale": locale,
             "lang": i18n.language_tag(locale),
-            "text_direction": Locale.parse(locale).text_direction,
+            "text_direction": _text_direction(locale),
             "text_lang": None if text_lang == i18n.language_tag(locale) else text_lang,
             "text_lang_attr": Markup("")
             if text_lang == i18n.language_tag(locale)
@@ -457,11 +546,19 @@ class Renderer:
             "refresh_seconds": self.refresh_seconds(retry_after),
             "poll_interval": s.poll_interval,
             "poll_max_interval": s.poll_max_interval,
+            **_component_context(component, down, up),
             "_inline_scripts": [],
         }
 
     def problem(
-        self, state: MaintenanceState, *, overrun: bool, locale: str | None = None
+        self,
+        state: MaintenanceState,
+        *,
+        overrun: bool,
+        locale: str | None = None,
+        component: ComponentView | None = None,
+        down: Sequence[ComponentView] = (),
+        up: Sequence[ComponentView] = (),
     ) -> dict[str, Any]:
         """The RFC 9457 problem document, with the page's facts as extension members.
 
@@ -473,6 +570,7 @@ class Renderer:
         translations = self.catalogs.translations[locale or self.catalogs.default]
         detail = state.reason or state.message or translations.gettext(i18n.DEFAULT_DETAIL)
         contacts = s.contacts.model_dump(exclude_none=True)
+        updates, earlier_updates = latest_updates(state, s.timeline_limit)
         if not contacts.get("social"):
             contacts.pop("social", None)
         return {
@@ -491,12 +589,11 @@ class Renderer:
                 "latest": _isoformat(state.eta_latest),
             },
             "overrun": overrun,
-            "updates": [
-                {"at": _isoformat(u.at), "text": u.text}
-                for u in sorted(state.updates, key=lambda u: u.at, reverse=True)
-            ],
+            "updates": [{"at": _isoformat(u.at), "text": u.text} for u in updates],
+            "earlier_updates": earlier_updates,
             "contacts": contacts,
             "links": [{"label": label, "href": href} for label, href in s.links.items()],
+            **_component_problem(component, down, up),
         }
 
     def page(
@@ -508,6 +605,10 @@ class Renderer:
         locale: str | None = None,
         retry_after: int | None = None,
         status_url: str | None = None,
+        component: ComponentView | None = None,
+        down: Sequence[ComponentView] = (),
+        up: Sequence[ComponentView] = (),
+        home_url: str = "/",
     ) -> Page:
         """Render one form of the 503 in one locale (once per state; the engine caches it).
 
@@ -517,14 +618,25 @@ class Renderer:
         locale = locale or self.catalogs.default
         language = i18n.language_tag(locale)
         if variant == "json":
-            doc = self.problem(state, overrun=overrun, locale=locale)
+            doc = self.problem(
+                state, overrun=overrun, locale=locale, component=component, down=down, up=up
+            )
             data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
             return Page(variant, data.encode("utf-8"), _headers(_CONTENT_TYPE["json"], language))
         template = self.html if variant == "html" else self.text
         try:
-            context = self.context(state, overrun=overrun, locale=locale, retry_after=retry_after)
+            context = self.context(
+                state,
+                overrun=overrun,
+                locale=locale,
+                retry_after=retry_after,
+                component=component,
+                down=down,
+                up=up,
+            )
             context["status_url"] = status_url
-            text = template.render(context)
+            context["home_url"] = home_url
+            text = self._body(template, variant, context)
         except Exception:
             logger.exception("template %s failed to render; sent plain text", template.name)
             text, variant, language = _fallback_text(state), "text", "en"
@@ -534,6 +646,69 @@ class Renderer:
         scripts = context.get("_inline_scripts", ())
         csp = csp_for(text, self.img_origins, scripts) if variant == "html" else CSP
         return Page(variant, text.encode("utf-8"), _headers(_CONTENT_TYPE[variant], language, csp))
+
+    def _body(self, template: jinja2.Template, variant: Variant, context: dict[str, Any]) -> str:
+        """The page's text: the project's own template (``page_renderer``) or ours, typeset
+        for the locale (text nodes only: :func:`maintenance_mode.i18n.typeset_html`)."""
+        locale = context["locale"]
+        if variant != "html":
+            return i18n.typeset(template.render(context), locale)
+        text = self._project_page(context) if self.page_renderer is not None else None
+        return i18n.typeset_html(template.render(context) if text is None else text, locale)
+
+    def _project_page(self, context: dict[str, Any]) -> str | None:
+        """The page from the project's template (``page_renderer``), or None when it fails.
+
+        It gets the same context as ours plus ``page_script``: base.html's ``script`` block
+        (the visitor's time zone and the reload), allowed by its hash like ours. Its CSP is
+        the library's (:func:`csp_for`). A failure is one line on the ``maintenance_mode``
+        logger, and the library's page is sent instead: never a 500.
+        """
+        from markupsafe import Markup
+
+        assert self.page_renderer is not None  # for the type checker: the caller checked
+        base = self.env.get_template("base.html")
+        block = base.blocks.get("script")  # a base.html of your own may have none
+        script = "".join(block(base.new_context(context))).strip() if block else ""
+        context = {**context, "page_script": Markup(script)}  # noqa: S704 - our own template
+        try:
+            return self.page_renderer(context)
+        except Exception as exc:
+            logger.error(  # one line: the template's error, not a traceback of ours
+                "template_name %r failed to render (%s: %s); sent the library's page instead",
+                self.settings.template_name,
+                type(exc).__name__,
+                str(exc).splitlines()[0] if str(exc) else "",
+            )
+            return None
+
+
+def _component_context(
+    component: ComponentView | None, down: Sequence[ComponentView], up: Sequence[ComponentView]
+) -> dict[str, Any]:
+    """The template variables of partial maintenance (empty lists when the whole site is down)."""
+    others = [c for c in down if component is None or c.name != component.name]
+    return {
+        "component": component,
+        "down": list(down),
+        "up": list(up),
+        "also_down": others,
+        "up_links": [c for c in up if c.link],
+        "home_url": "/",
+    }
+
+
+def _component_problem(
+    component: ComponentView | None, down: Sequence[ComponentView], up: Sequence[ComponentView]
+) -> dict[str, Any]:
+    """problem+json members of a component 503: what is down, what still works (else nothing)."""
+    if component is None:
+        return {}
+    return {
+        "component": {"name": component.name, "label": component.label},
+        "also_down": [{"name": c.name, "label": c.label} for c in down if c.name != component.name],
+        "still_working": [{"name": c.name, "label": c.label, "href": c.link} for c in up],
+    }
 
 
 def _headers(

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from .state import MaintenanceState, Window
+from .state import ComponentState, MaintenanceState, Window
 
-__all__ = ["Banner", "Evaluation", "Phase", "evaluate"]
+__all__ = ["Banner", "Evaluation", "Phase", "evaluate", "evaluate_components"]
 
 #: ``on``: switched on by hand (or by a callable, env var, bare flag file);
 #: ``active``: a planned window has started; ``announced``: a window is ahead and
@@ -26,7 +26,9 @@ Phase = Literal["on", "active", "announced", "scheduled", "ended", "idle"]
 class Banner:
     """What the banner on the app's own pages says: a window ahead, or the end of one."""
 
-    kind: Literal["upcoming", "ended", "read_only"]
+    #: ``components``: the site is up and some components are down (the evaluation's
+    #: ``down`` names them).
+    kind: Literal["upcoming", "ended", "read_only", "components"]
     window: Window | None = None
     ended_at: datetime | None = None
     state: MaintenanceState | None = None
@@ -42,6 +44,8 @@ class Evaluation:
     banner: Banner | None = None
     #: The window that made this phase (active, announced or scheduled), if any.
     window: Window | None = None
+    #: For a component: its ``read_only`` (only its writes are blocked).
+    read_only: bool = False
 
 
 def _upcoming(doc: MaintenanceState, now: datetime) -> list[Window]:
@@ -73,6 +77,7 @@ def window_state(doc: MaintenanceState, window: Window) -> MaintenanceState:
         expires_at=window.end_latest if window.auto_end else None,
         bypass_sha256=doc.bypass_sha256,
         archived_updates=doc.archived_updates,
+        components=doc.components if type(doc) is MaintenanceState else {},
     )
 
 
@@ -89,7 +94,9 @@ def evaluate(
     upcoming = _upcoming(doc, now)
     announced = next((w for w in upcoming if now >= w.announce_at), None)
     expired = doc.expires_at is not None and now >= doc.expires_at
-    if not expired and (doc.started_at is not None or not doc.windows):
+    # A document of components only (no start of its own) leaves the site up.
+    bare = not doc.windows and not (doc.components and type(doc) is MaintenanceState)
+    if not expired and (doc.started_at is not None or bare):
         return Evaluation(on=True, phase="on", state=doc)
     # After an end (or expiry), only windows that start later can switch it on again.
     active = _active(doc, now, after=doc.expires_at if expired else None)
@@ -106,3 +113,33 @@ def evaluate(
     if upcoming:
         return Evaluation(on=False, phase="scheduled", state=None, window=upcoming[0])
     return Evaluation(on=False, phase="idle", state=None)
+
+
+def evaluate_components(
+    doc: MaintenanceState, now: datetime, *, back_for: timedelta = timedelta(0)
+) -> dict[str, Evaluation]:
+    """Each component of ``doc`` at ``now`` (:func:`evaluate` on its own document).
+
+    A component's window starts, is announced and ends by itself, and its
+    ``expires_at`` ends it, independently of the site and of the other components.
+    """
+    found: dict[str, Evaluation] = {}
+    for name, component in doc.components.items():
+        one = evaluate(component, now, back_for=back_for)
+        if one.on and one.state is not None and one.state is not component:
+            # A started window: its details, as a component (read_only kept).
+            one = Evaluation(
+                on=True,
+                phase=one.phase,
+                state=ComponentState.model_validate(
+                    {**one.state.model_dump(), "read_only": component.read_only}
+                ),
+                window=one.window,
+                read_only=component.read_only,
+            )
+        elif one.on:
+            one = Evaluation(
+                on=True, phase=one.phase, state=one.state, read_only=component.read_only
+            )
+        found[name] = one
+    return found

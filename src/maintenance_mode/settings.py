@@ -8,7 +8,6 @@ at construction, never at request time.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import os
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_FLAG_FILE",
     "Brand",
+    "Component",
     "Contacts",
     "Duration",
     "FlagSpec",
@@ -90,6 +90,8 @@ def safe_href(value: str) -> str:
 
 
 _DAY = 24 * 3600
+#: The most updates the status document carries (newest first); the page shows fewer.
+STATUS_UPDATES_MAX = 50
 #: The CLI's durations (``maintenance_mode.control.parse_duration``): '90m', '2h', '1d12h'.
 #: Not imported from there: ``control`` costs more to import than a worker's whole budget,
 #: and tests/test_options_vocabulary.py holds both to the same answers.
@@ -336,6 +338,10 @@ class Brand(BaseModel):
     font: Font = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 
 
+#: Renders the HTML page from its template context (docs/templates.md, "Your framework's
+#: own template"): what the Django and Flask integrations build from ``template_name``.
+PageRenderer = Callable[[Mapping[str, Any]], str]
+
 #: A transition callback: ``hook(event)`` (see maintenance_mode.hooks.Event).
 Hook = Callable[[Any], object]
 
@@ -348,6 +354,51 @@ _OneFlag = (
 )
 #: What ``flag`` accepts: a path, ``"env:NAME"``, a callable, a source, or a list of them.
 FlagSpec = _OneFlag | Sequence[_OneFlag] | None
+
+
+_COMPONENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+class Component(BaseModel):
+    """One named part of the site for partial maintenance (an entry of ``components``).
+
+    ``paths`` are prefixes matched like ``allow``; ``views`` are view names matched
+    like ``allow_views`` (Django, Flask, FastAPI). ``link`` is where visitors reach
+    it while it is up (default: its first path).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: Annotated[str, Field(max_length=200)] = ""
+    paths: Words = ()
+    views: Words = ()
+    link: Href | None = None
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_allow_entry(entry) for entry in value)
+
+    @field_validator("views")
+    @classmethod
+    def _views(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return Settings._views(value)
+
+    @property
+    def href(self) -> str | None:
+        """The link shown while the component is up: ``link``, else its first path."""
+        return self.link or (self.paths[0] if self.paths else None)
+
+
+def _component_names(value: object) -> object:
+    if isinstance(value, Mapping):
+        for name in value:
+            if not isinstance(name, str) or not _COMPONENT_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a component name: use lower-case letters, digits, '_' "
+                    "and '-', starting with a letter or digit (e.g. 'payments')"
+                )
+    return value
 
 
 class Options(TypedDict, total=False):
@@ -367,10 +418,13 @@ class Options(TypedDict, total=False):
     bypass_cookie_secure: bool
     bypass_no_store: bool
     allow_views: str | Sequence[str]
+    json_paths: str | Sequence[str]
     allow_static: bool
     bypass_staff: bool
     bypass_superuser: bool
     template_dir: str | os.PathLike[str] | None
+    template_name: str | None
+    page_renderer: PageRenderer | None
     check_interval: Duration
     on_error: OnError
     callable_timeout: Duration
@@ -388,6 +442,7 @@ class Options(TypedDict, total=False):
     locale_dir: str | os.PathLike[str] | None
     poll_interval: Duration
     poll_max_interval: Duration
+    timeline_limit: int
     status_path: str | None
     banner: bool
     read_only_banner: bool
@@ -396,8 +451,10 @@ class Options(TypedDict, total=False):
     feedback_url: str | None
     max_duration: Duration | None
     warn_after: Duration
+    overrun_update_every: Duration
     on_change: Hook | Sequence[Hook] | None
     export_dir: str | os.PathLike[str] | None
+    components: Mapping[str, Component | Mapping[str, Any]]
 
 
 class Settings(BaseModel):
@@ -419,10 +476,17 @@ class Settings(BaseModel):
     bypass_cookie_secure: bool = True
     bypass_no_store: bool = True
     allow_views: Words = ()
+    #: Paths whose 503 is always problem+json, whatever the Accept (same matching as allow).
+    json_paths: Words = ()
     allow_static: bool = True
     bypass_staff: bool = False
     bypass_superuser: bool = False
     template_dir: Path | None = None
+    #: Django and Flask: the page as a template of the framework's own loaders (they turn it
+    #: into ``page_renderer``; the plain middlewares have no such loaders).
+    template_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    #: The seam under ``template_name``: renders the page's context to HTML (render.py).
+    page_renderer: Any = None
     check_interval: Annotated[float, _seconds(0, 3600, whole=False, above_low=True)] = 1.0
     on_error: OnError = "last_known"
     callable_timeout: Annotated[float, _seconds(0, 60, whole=False, above_low=True)] = 2.0
@@ -441,6 +505,8 @@ class Settings(BaseModel):
     locale_dir: Path | None = None
     poll_interval: Annotated[float, _seconds(1, 3600, whole=False)] = 10.0
     poll_max_interval: Annotated[float, _seconds(1, _DAY, whole=False)] = 120.0
+    #: Updates shown on the page and the problem+json (the rest are counted, not shown).
+    timeline_limit: Annotated[int, Field(ge=1, le=STATUS_UPDATES_MAX)] = 5
     status_path: str | None = "/__maintenance__/status"
     banner: bool = True
     read_only_banner: bool = False
@@ -450,9 +516,14 @@ class Settings(BaseModel):
     # At most a year: flag documents' times leave room for that (state.LATEST_TIME).
     max_duration: Annotated[int, _seconds(60, 365 * _DAY)] | None = None
     warn_after: Annotated[int, _seconds(60, 365 * _DAY)] = 48 * 3600
+    #: Once the ETA has passed, the page promises the next update within this (from the
+    #: ETA or the latest update, whichever is later).
+    overrun_update_every: Annotated[int, _seconds(60, 7 * _DAY)] = 30 * 60
     on_change: Any = ()
     #: Where the static export for the reverse proxy is kept in step (maintenance_mode.export).
     export_dir: Path | None = None
+    #: Named parts of the site that go down on their own (partial maintenance).
+    components: Annotated[Mapping[str, Component], BeforeValidator(_component_names)] = {}
 
     @field_validator("export_dir")
     @classmethod
@@ -493,7 +564,7 @@ class Settings(BaseModel):
                 raise ValueError(f"hooks must be callables taking one event, got {hook!r:.60}")
         return hooks
 
-    @field_validator("allow", "health_paths")
+    @field_validator("allow", "health_paths", "json_paths")
     @classmethod
     def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(check_allow_entry(entry) for entry in value)
@@ -569,6 +640,15 @@ class Settings(BaseModel):
             raise ValueError(f"{str(value)!r} is not a directory")
         return value
 
+    @field_validator("page_renderer")
+    @classmethod
+    def _page_renderer(cls, value: object) -> object:
+        if value is not None and not callable(value):
+            raise ValueError(
+                "must be a callable taking the page's context (a dict) and returning its HTML"
+            )
+        return value
+
     @field_validator("time_zones")
     @classmethod
     def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -620,8 +700,10 @@ def _explain(error: ValidationError) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             nested: dict[str, type[BaseModel]] = {"contacts": Contacts, "brand": Brand}
-            model = nested.get(loc[0], Settings)
+            model = Component if loc[0] == "components" else nested.get(loc[0], Settings)
             known = list(model.model_fields)
+            import difflib  # only for a mistake: not at every start-up
+
             close = difflib.get_close_matches(loc[-1], known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
             messages.append(f"unknown option {name!r}; {hint}")

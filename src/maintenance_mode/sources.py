@@ -9,7 +9,6 @@ the engine, never per request.
 from __future__ import annotations
 
 import abc
-import asyncio
 import concurrent.futures
 import errno
 import inspect
@@ -19,9 +18,12 @@ import stat
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .state import MAX_STATE_BYTES, MaintenanceState, StateFileError, load_state
+
+if TYPE_CHECKING:  # imported where awaited: a WSGI worker (Flask, gunicorn) never loads it
+    import asyncio
 
 __all__ = [
     "CallableFlag",
@@ -67,7 +69,7 @@ class _Flight:
         pending = self._pending
         if pending is None or pending.done():
             return
-        if isinstance(pending, asyncio.Task) and pending.get_loop().is_closed():
+        if not isinstance(pending, concurrent.futures.Future) and pending.get_loop().is_closed():
             return  # its loop is gone, and the call with it
         raise FlagError(
             f"flag {source.describe()} is still running from an earlier check "
@@ -103,6 +105,8 @@ class _Flight:
         self, source: FlagSource, func: Callable[[], Coroutine[Any, Any, _T]]
     ) -> asyncio.Task[_T]:
         """Start ``func()`` as a task on the running loop."""
+        import asyncio
+
         with self._lock:
             self._claim(source)
             task = self._pending = asyncio.get_running_loop().create_task(func())
@@ -130,6 +134,8 @@ def _wait(source: FlagSource, future: concurrent.futures.Future[_T]) -> _T:
 
 async def _await_thread(source: FlagSource, future: concurrent.futures.Future[_T]) -> _T:
     """The thread's result, awaited for at most ``source.timeout`` (the loop stays free)."""
+    import asyncio
+
     waiter = asyncio.wrap_future(future)
     try:
         done, _ = await asyncio.wait((waiter,), timeout=source.timeout)
@@ -148,6 +154,8 @@ async def _await_task(source: FlagSource, task: asyncio.Task[_T]) -> _T:
     that swallows ``CancelledError`` cannot stretch the timeout; until it ends, the
     source's :class:`_Flight` makes later checks fail at once.
     """
+    import asyncio
+
     try:
         done, _ = await asyncio.wait((task,), timeout=source.timeout)
     except asyncio.CancelledError:  # the request itself went away: ask the call to stop too
@@ -440,6 +448,7 @@ class CallableFlag(FlagSource):
         if not inspect.isawaitable(value):
             return value
         awaitable = value
+        import asyncio
 
         async def bounded() -> object:  # asks the coroutine to stop at the timeout
             return await asyncio.wait_for(awaitable, self.timeout)

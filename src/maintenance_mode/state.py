@@ -39,9 +39,11 @@ from pydantic import (
 from .rules import check_allow_entry
 
 __all__ = [
+    "COMPONENT_NAME",
     "DEFAULT_ANNOUNCE",
     "EARLIEST_TIME",
     "LATEST_TIME",
+    "ComponentState",
     "ETARange",
     "MaintenanceState",
     "ProgressUpdate",
@@ -59,6 +61,9 @@ __all__ = [
 MAX_STATE_BYTES = 64 * 1024
 
 _Text = Annotated[str, Field(max_length=4000)]
+#: A component's name (``payments``, ``search``): lower-case letters, digits, ``_`` and ``-``.
+COMPONENT_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_ComponentName = Annotated[str, Field(pattern=COMPONENT_NAME)]
 
 #: The earliest time a document may hold (UTC): the Unix epoch.
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -107,7 +112,11 @@ Time = Annotated[AwareDatetime, AfterValidator(check_time)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # defer_build: validators are built at the first document, not at import (a worker
+    # that never reads one, maintenance off and no flag file, never pays for them).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True
+    )
 
 
 class ETARange(_Model):
@@ -221,6 +230,9 @@ class MaintenanceState(_Model):
     windows: tuple[Window, ...] = ()
     expires_at: Time | None = None
     ended_at: Time | None = None
+    #: When the operator last gave a new ETA (``update --eta``): the page then says
+    #: "we now expect", not the first estimate's "expected back".
+    eta_revised_at: Time | None = None
     #: SHA-256 (hex) of a bypass token for this maintenance only (``on --secret``);
     #: the token itself is never stored.
     bypass_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
@@ -240,10 +252,40 @@ class MaintenanceState(_Model):
         """The latest estimated end (equal to the earliest for a point ETA)."""
         return self.eta.latest if isinstance(self.eta, ETARange) else self.eta
 
-    def with_update(self, text: str, *, at: datetime | None = None) -> MaintenanceState:
+    #: Named parts of the site under maintenance of their own (partial maintenance): each
+    #: holds the same details as the site. Whole-site maintenance wins over them.
+    components: dict[_ComponentName, ComponentState] = {}
+
+    def with_update(self, text: str, *, at: datetime | None = None) -> Self:
         """Return a copy with one more progress update appended (validated)."""
         update = ProgressUpdate(at=at or datetime.now(UTC), text=text)
         return self.model_validate({**self.model_dump(), "updates": [*self.updates, update]})
+
+
+class ComponentState(MaintenanceState):
+    """One component's maintenance (``payments``): the site's fields, scoped to it.
+
+    Its presence in :attr:`MaintenanceState.components` means ON, with the same two
+    exceptions as the site's document (windows only, a passed ``expires_at``).
+    ``read_only`` blocks only the component's writes (its reads keep working).
+    """
+
+    read_only: bool = False
+
+    @field_validator("components")
+    @classmethod
+    def _flat(cls, value: dict[str, ComponentState]) -> dict[str, ComponentState]:
+        if value:
+            raise ValueError("a component cannot hold components of its own")
+        return value
+
+    def site_state(self) -> MaintenanceState:
+        """The same details as a site document (what the page and the status document take)."""
+        return MaintenanceState.model_validate(self.model_dump(exclude={"read_only"}))
+
+
+# No MaintenanceState.model_rebuild() here: it would build the validators at import;
+# with defer_build the forward reference to ComponentState resolves at the first document.
 
 
 class StateFileError(ValueError):
@@ -294,7 +336,9 @@ def load_state(data: bytes | str) -> MaintenanceState:
 
 def dump_state(state: MaintenanceState) -> str:
     """Serialise a state as the flag file's JSON (stable key order, trailing newline)."""
-    return state.model_dump_json(indent=2, exclude_defaults=False) + "\n"
+    # Without components, the document reads as it did before partial maintenance existed.
+    skip = None if state.components else {"components"}
+    return state.model_dump_json(indent=2, exclude_defaults=False, exclude=skip) + "\n"
 
 
 def write_state_atomic(path: str | os.PathLike[str], state: MaintenanceState) -> Path:

@@ -17,8 +17,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 # First: a clear error if django-maintenance-mode's files are mixed with ours.
 import maintenance_mode._install  # noqa: F401
-from maintenance_mode.core import maintenance_exempt
+from maintenance_mode.core import maintenance_component, maintenance_exempt
 
 from .middleware import MaintenanceMiddleware
 
-__all__ = ["MaintenanceMiddleware", "maintenance_exempt"]
+__all__ = ["MaintenanceMiddleware", "maintenance_component", "maintenance_exempt"]

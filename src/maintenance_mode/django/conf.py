@@ -54,13 +54,65 @@ def project_template_dir() -> Path | None:
 
 
 def options() -> dict[str, Any]:
-    """Core options from the settings, with the project's template folder found for it."""
+    """Core options from the settings, with the project's template folder found for it,
+    and ``template_name`` turned into the core's ``page_renderer`` (:class:`ProjectPage`)."""
     result = raw_options()
     if result.get("template_dir") is None:
         found = project_template_dir()
         if found is not None:
             result["template_dir"] = found
+    return _with_page(result)
+
+
+def _with_page(result: dict[str, Any]) -> dict[str, Any]:
+    """``template_name`` turned into the core's ``page_renderer`` (:class:`ProjectPage`)."""
+    name = result.get("template_name")
+    if name is not None and result.get("page_renderer") is None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(
+                "maintenance-mode: option 'template_name' must be a template name like "
+                f"'maintenance.html' (got {name!r})"
+            )
+        result["page_renderer"] = ProjectPage(name)
     return result
+
+
+class ProjectPage:
+    """The maintenance page as a Django template of the project (``template_name``).
+
+    Found by the project's own template loaders (``TEMPLATES``: ``DIRS``, apps'
+    ``templates/``), so it can ``{% extends "base.html" %}`` and use ``{% static %}``.
+    It gets the library page's context (docs/templates.md) as a plain dict, rendered
+    outside any request (no context processors, no ``request``), with the page's
+    language active for ``{% translate %}``. Loaded once here so a missing template or
+    a syntax error stops start-up; looked up again per render (cached by the engine),
+    so Django's own template caching applies.
+    """
+
+    def __init__(self, template_name: str) -> None:
+        from django.template import TemplateDoesNotExist, TemplateSyntaxError
+        from django.template.loader import get_template
+
+        self.template_name = template_name
+        try:
+            get_template(template_name)
+        except TemplateDoesNotExist:
+            raise ValueError(
+                f"maintenance-mode: option 'template_name': no template {template_name!r} "
+                "in the project's template folders (TEMPLATES' DIRS, and apps' templates/ "
+                "with APP_DIRS)"
+            ) from None
+        except TemplateSyntaxError as exc:
+            raise ValueError(
+                f"maintenance-mode: option 'template_name': {template_name!r}: {exc}"
+            ) from None
+
+    def __call__(self, context: Mapping[str, Any]) -> str:
+        from django.template.loader import get_template
+        from django.utils import translation
+
+        with translation.override(context.get("lang")):
+            return str(get_template(self.template_name).render(dict(context)))
 
 
 _engines: list[Maintenance] = []
@@ -89,7 +141,8 @@ def export_after(change: Any) -> tuple[str, ...]:
 
     Raises :class:`~maintenance_mode.control.ControlError` when the export fails.
     """
-    settings = Settings.from_options(raw_options())
+    raw = raw_options()
+    settings = Settings.from_options(_with_page(raw) if raw.get("template_name") else raw)
     if settings.export_dir is None:
         return ()
     from maintenance_mode.export import after_change

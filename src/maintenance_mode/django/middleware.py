@@ -290,7 +290,10 @@ class MaintenanceMiddleware:
     def _first_look(self, request: HttpRequest, snapshot: Any) -> HttpResponse | _Look:
         """An early answer (the 503, the status document, the bypass redirect), or what is
         left to do to the view's response (:class:`_Look`)."""
-        decision = self.maintenance.decide(snapshot, request_info(request, self.maintenance))
+        info = request_info(request, self.maintenance)
+        decision = self.maintenance.decide(snapshot, info)
+        if snapshot.down and decision.action == "pass":  # a view of a down component?
+            decision = self._component_look(request, snapshot, decision, info)
         action = decision.action
         if action == "pass":
             if decision.banner:
@@ -309,6 +312,35 @@ class MaintenanceMiddleware:
             return _FINISH
         early = self._resolved_look(request, decision, response)
         return _AS_IS if early is None else early
+
+    def _component_look(
+        self, request: HttpRequest, snapshot: Any, decision: Decision, info: RequestInfo
+    ) -> Decision:
+        """While a component is down: the view this URL resolves to, if it belongs to one
+        (``@maintenance_component`` or the component's ``views``), gets its decision."""
+        view, view_name = self._resolve(request)
+        if view is None:
+            return decision
+        return self.maintenance.decide_routed(
+            snapshot, decision, info, view=view, view_name=view_name, is_static=_is_static(view)
+        )
+
+    def _resolve(self, request: HttpRequest) -> tuple[Callable[..., Any] | None, str | None]:
+        """The view and URL name Django will route ``request`` to (remembered per URL)."""
+        resolver = get_resolver(getattr(request, "urlconf", None))
+        key = (resolver, request.path_info)
+        found = self.views.get(key)
+        if found is None:
+            try:
+                match = resolver.resolve(request.path_info)
+            except Exception:  # Resolver404, or a URLconf that fails: no view
+                found = (None, None)
+            else:
+                found = (match.func, match.view_name)
+            if len(self.views) >= _VIEWS_KEPT:  # odd URLs must not grow it for ever
+                self.views.clear()
+            self.views[key] = found
+        return found
 
     def _resolved_look(
         self, request: HttpRequest, held: Decision, page: Response

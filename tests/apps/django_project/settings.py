@@ -70,3 +70,6 @@ MAINTENANCE_MODE = {
     "check_interval": float(os.environ.get("MAINTENANCE_CHECK_INTERVAL", "0.5")),
     "site_name": "Django Test Shop",
 }
+# The page as a project template (tests/test_project_templates.py runs gunicorn with it).
+if os.environ.get("TEST_DJANGO_TEMPLATE_NAME"):
+    MAINTENANCE_MODE["template_name"] = os.environ["TEST_DJANGO_TEMPLATE_NAME"]

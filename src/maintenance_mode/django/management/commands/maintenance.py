@@ -212,7 +212,8 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(found.to_json(), indent=2))
             return
-        head, *rest = status_lines(found)
+        known = Settings.from_options(conf.raw_options()).components  # valid: _store() read them
+        head, *rest = status_lines(found, known=known)
         self.stdout.write(head, self.style.WARNING if found.on else self.style.SUCCESS)
         for line in rest:
             self.stdout.write(line)

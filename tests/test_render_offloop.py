@@ -1,0 +1,128 @@
+"""Rendering after a state change never runs on the event loop (issue 20).
+
+Under a real uvicorn, a state change with 1,000 updates makes each language's page
+render again; the templates here are made slow on purpose (a tenth of a second or more
+a render), so a render on the loop would hold every concurrent request that long.
+Requests to the health path must stay about as fast as before the change.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from conftest import Server
+from maintenance_mode.state import MaintenanceState, ProgressUpdate
+
+APP = """
+import os
+from maintenance_mode.asgi import MaintenanceMiddleware
+
+async def inner(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+app = MaintenanceMiddleware(
+    inner, flag=os.environ["FLAG"], check_interval=0.05, template_dir=os.environ["TEMPLATES"],
+    locales=["en", "fr", "de", "es"],
+)
+"""
+#: The default page, plus a loop that makes each render take a tenth of a second or more.
+SLOW = (
+    '{% extends "default/maintenance.html" %}'
+    "{% block updates %}{% for i in range(LOOPS) %}{% endfor %}{{ super() }}{% endblock %}"
+)
+LANGS = ("en", "fr", "de", "es")
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def latencies(client: httpx.Client, until: Callable[[], bool], at_least: int) -> list[float]:
+    found: list[float] = []
+    while len(found) < at_least or not until():
+        start = time.perf_counter()
+        assert client.get("/health").status_code == 200
+        found.append(time.perf_counter() - start)
+        time.sleep(0.002)
+    return found
+
+
+def test_a_state_change_with_1000_updates_does_not_hold_up_requests(
+    tmp_path: Path, run_server: Callable[..., Server]
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "maintenance.html").write_text(SLOW.replace("LOOPS", "3000000"))
+    (tmp_path / "offloop_app.py").write_text(APP)
+    flag = tmp_path / "maintenance.json"
+    env = {"FLAG": str(flag), "TEMPLATES": str(templates), "PYTHONPATH": str(tmp_path)}
+    server = run_server(
+        lambda port: [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "offloop_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        ready_path="/health",
+    )
+    with httpx.Client(base_url=server.base, timeout=30) as client:
+        baseline = latencies(client, lambda: True, 200)
+
+        now = datetime.now(UTC).replace(microsecond=0)
+        updates = tuple(
+            ProgressUpdate(at=now - timedelta(seconds=n), text=f"S{n}") for n in range(1000)
+        )
+        doc = MaintenanceState(reason="Database upgrade", updates=updates)
+        tmp = flag.with_suffix(".tmp")  # compact (44 kB): under the 64 KiB the engine reads
+        tmp.write_text(doc.model_dump_json())
+        tmp.replace(flag)
+        time.sleep(0.3)  # every check has seen it (check_interval=0.05)
+
+        pages: list[tuple[str, int, float]] = []
+
+        def visit() -> None:  # one page per language: each renders in a worker thread
+            with httpx.Client(base_url=server.base, timeout=60) as visitor:
+                threads = [threading.Thread(target=one, args=(visitor, lang)) for lang in LANGS]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+
+        def one(visitor: httpx.Client, lang: str) -> None:
+            start = time.perf_counter()
+            r = visitor.get("/", headers={"Accept": "text/html", "Accept-Language": lang})
+            pages.append((lang, r.status_code, time.perf_counter() - start))
+            shown = [n for n in range(1000) if f">S{n}<" in r.text]
+            assert shown == [0, 1, 2, 3, 4], r.text[r.text.find("<main") :][:3000]
+
+        visitor = threading.Thread(target=visit)
+        visitor.start()
+        during = latencies(client, lambda: not visitor.is_alive(), 30)
+        visitor.join()
+
+    assert sorted(status for _, status, _ in pages) == [503] * 4
+    # The renders were slow (the test can tell a render on the loop) ...
+    slowest = max(seconds for *_, seconds in pages)
+    assert slowest > 0.08, pages
+    # ... and requests in flight meanwhile were not held up by them (generous: shared CI).
+    added = p95(during) - p95(baseline)
+    assert added < 0.05, (added, p95(baseline), p95(during), len(during), pages)

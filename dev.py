@@ -168,13 +168,12 @@ def test(args: list[str]) -> int:
         py = ensure_env(env)
         return _timed(f"pytest ({env})", [py, "-m", "pytest", *args], timings)
     if matrix and not args:
-        # Set the extra environments up side by side first (mostly waiting on pip).
+        # Set the extra environments up side by side (pip mostly waits on the network
+        # and the disk), before the gates: measured, not overlapped with the tests.
         start = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(len(ENVS)) as pool:
             pythons = dict(zip(ENVS, pool.map(ensure_env, ENVS), strict=True))
-        timings.append(
-            f"set up {', '.join(f'.venv-{n}' for n in ENVS)}: {time.monotonic() - start:.0f} s"
-        )
+        timings.append(f"set up .venv-{', .venv-'.join(ENVS)}: {time.monotonic() - start:.0f} s")
     whole = () if args else PARALLEL_PYTEST_ARGS
     gates: tuple[tuple[str, list[str | os.PathLike[str]]], ...] = (
         ("ruff check", [BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py"]),

@@ -113,19 +113,7 @@ def inprocess(res: dict[str, Any], targets: Targets) -> str:
             if label in {"floor", "off", "ext-floor", "ext-off"} and this_floor:
                 x_floor = f"{_overhead(res, name, bare) / this_floor:.2f}"
             x_bare = "" if label == "bare" else f"{_ratio(res, name, bare):.3f}"
-            rows.append(
-                (
-                    TITLES[app] if label == "bare" else "",
-                    LABELS[label],
-                    us(r["median"]),
-                    f"{us(r['q1'])}-{us(r['q3'])}",
-                    f"{us(r['min'])}-{us(r['max'])}",
-                    over,
-                    x_floor,
-                    x_bare,
-                    f"{r['status']}, {r['body_bytes']} B",
-                )
-            )
+            rows.append(_timed(res, name, f"{us(r['min'])}-{us(r['max'])}", over, x_floor, x_bare))
         if app in {"starlette", "fastapi", "flask", "django"} and f"{app}:on-html" in res:
             ratio = _ratio(res, f"{app}:on-html", bare)
             targets.add(
@@ -449,17 +437,10 @@ def http_callgrind(g: dict[str, Any], targets: Targets) -> str:
         ratios = [] if bare is None else [a / b for a, b in zip(row["ir"], bare["ir"], strict=True)]
         is_bare = label == "bare"
         over = "" if is_bare or bare is None else f"{ir - statistics.fmean(bare['ir']):+,.0f}"
-        rows.append(
-            (
-                row["server"],
-                TITLES[app] if is_bare else "",
-                LABELS[label],
-                f"{ir:,.0f}",
-                over,
-                "" if is_bare or not ratios else _x(ratios, 4),
-                ", ".join(str(status) for status in row["statuses"]),
-            )
-        )
+        title = TITLES[app] if is_bare else ""
+        x_bare = "" if is_bare or not ratios else _x(ratios, 4)
+        statuses = ", ".join(str(status) for status in row["statuses"])
+        rows.append((row["server"], title, LABELS[label], f"{ir:,.0f}", over, x_bare, statuses))
         if label == "off" and ratios:
             targets.add(
                 f"Off over HTTP: throughput >= 0.98 x bare, i.e. server instructions per request "
@@ -578,22 +559,22 @@ def peers(results: dict[str, Any], targets: Targets) -> str:
     return "\n".join(out)
 
 
+def _timed(res: dict[str, Any], name: str, *cells: str) -> list[str]:
+    """A timed variant's row: app (on its bare row), variant, median, IQR, ``cells``, response."""
+    (app, label), r = name.split(":", 1), res[name]
+    head = [TITLES[app] if label == "bare" else "", LABELS[label], us(r["median"])]
+    return [*head, f"{us(r['q1'])}-{us(r['q3'])}", *cells, f"{r['status']}, {r['body_bytes']} B"]
+
+
 def inprocess_plain(res: dict[str, Any]) -> str:
     rows = []
-    for name, r in res.items():
-        app, label = name.split(":", 1)
-        bare = f"{app}:bare"
-        rows.append(
-            (
-                TITLES[app] if label == "bare" else "",
-                LABELS[label],
-                us(r["median"]),
-                f"{us(r['q1'])}-{us(r['q3'])}",
-                "" if label == "bare" else signed_us(_overhead(res, name, bare)),
-                "" if label == "bare" else f"{_ratio(res, name, bare):.3f}",
-                f"{r['status']}, {r['body_bytes']} B",
-            )
-        )
+    for name in res:
+        bare = name.split(":", 1)[0] + ":bare"
+        if name == bare:
+            rows.append(_timed(res, name, "", ""))
+        else:
+            over = signed_us(_overhead(res, name, bare))
+            rows.append(_timed(res, name, over, f"{_ratio(res, name, bare):.3f}"))
     head = ("app", "variant", "median µs", "IQR µs", "over bare µs", "x bare", "response")
     return table(head, rows)
 
@@ -657,17 +638,9 @@ def memory(m: dict[str, Any], targets: Targets) -> str:
         rss = (r["rss_after"] - r["rss_before"]) / 1024
         first = r.get("traced_first_tenth", 0)
         later = (r["traced_growth"] - first) / (r["requests"] - r["requests"] // 10)
-        rows.append(
-            (
-                r["name"],
-                f"{r['requests']:,}",
-                f"{r['rss_before'] / 2**20:.1f} -> {r['rss_after'] / 2**20:.1f}",
-                f"{rss:+.0f}",
-                f"{first:,}",
-                f"{r['traced_growth']:,}",
-                f"{later:.3f}",
-            )
-        )
+        mib = f"{r['rss_before'] / 2**20:.1f} -> {r['rss_after'] / 2**20:.1f}"
+        cells = (f"{rss:+.0f}", f"{first:,}", f"{r['traced_growth']:,}", f"{later:.3f}")
+        rows.append((r["name"], f"{r['requests']:,}", mib, *cells))
         targets.add(
             f"Memory: no growth over {r['requests']:,} requests, {r['name']}",
             f"{r['traced_growth']:,} B still allocated ({later:.3f} B per request after the "

@@ -20,7 +20,9 @@ A name is ``<app>:<variant>``. Apps: ``raw-asgi``, ``starlette``, ``fastapi`` (A
   ``net<N>`` (N ``bypass_ips`` networks) or ``allow<N>`` (N ``allow`` prefixes), then
   ``-blocked`` / ``-blocked6`` (an IPv4 / IPv6 client, blocked), ``-bypassed`` (the client
   is the last network) or nothing (the allowlisted path is the last prefix); ``upd<N>``
-  (N updates in the flag document) then ``-status`` (the status document) or ``-blocked``.
+  (N updates in the flag document) then ``-status`` (the status document), ``-blocked`` or
+  ``-render-html|text|json`` (one re-render of the 503 of a fresh state: a call); ``conc<N>``
+  then ``-bare|off|blocked``: BATCH requests, N in flight at once (a call, see _in_flight).
 
 All of ours share one realistic configuration: two allowlisted paths and a bypass
 secret, with the library's default check interval (``BENCH_CHECK_INTERVAL`` overrides it).
@@ -301,43 +303,38 @@ def _loaded(group: str, workdir: Path, floor: bool = False) -> Any:
 def _ours(group: str, label: str, workdir: Path) -> Any:
     """The app of ``group`` behind ours (``label`` in OURS minus bare/floor)."""
     options = ours_options(label, workdir)
-    if group == "raw-asgi":
-        from maintenance_mode.asgi import MaintenanceMiddleware
-
-        return MaintenanceMiddleware(raw_asgi_hello, **options)
-    if group == "starlette":
-        from starlette.middleware import Middleware
-
-        from maintenance_mode.asgi import MaintenanceMiddleware
-
-        return starlette_app([Middleware(MaintenanceMiddleware, **options)])
-    if group == "fastapi":
-        from maintenance_mode.asgi import MaintenanceMiddleware
-
-        app = fastapi_app()
-        app.add_middleware(MaintenanceMiddleware, **options)
-        return app
-    if group == "raw-wsgi":
-        from maintenance_mode.wsgi import MaintenanceMiddleware as WSGIMaintenance
-
-        return WSGIMaintenance(raw_wsgi_hello, **options)
-    if group == "flask":
-        app = flask_app()
-        if label.startswith("ext-"):
-            from maintenance_mode.flask import MaintenanceMode
-
-            MaintenanceMode(app, **options)
-        else:
-            from maintenance_mode.wsgi import MaintenanceMiddleware as WSGIMaintenance
-
-            app.wsgi_app = WSGIMaintenance(app.wsgi_app, **options)  # type: ignore[method-assign]
-        return app
     if group == "django":
         options["flag"] = str(options["flag"])
         return django_handler(
             ["maintenance_mode.django.MaintenanceMiddleware"], MAINTENANCE_MODE=options
         )
-    raise KeyError(group)
+    if label.startswith("ext-"):
+        from maintenance_mode.flask import MaintenanceMode
+
+        MaintenanceMode(app := flask_app(), **options)
+        return app
+    if group in ASGI_APPS:
+        from maintenance_mode.asgi import MaintenanceMiddleware
+    else:
+        from maintenance_mode.wsgi import MaintenanceMiddleware  # type: ignore[assignment]
+    return _wrapped(group, MaintenanceMiddleware, options)
+
+
+def _wrapped(group: str, middleware: Any, options: dict[str, Any]) -> Any:
+    """The app of ``group`` (not Django) behind an ASGI or WSGI ``middleware`` class, or alone."""
+    if group in ("raw-asgi", "raw-wsgi"):
+        hello = raw_asgi_hello if group == "raw-asgi" else raw_wsgi_hello
+        return middleware(hello, **options) if middleware else hello
+    if group == "starlette":
+        from starlette.middleware import Middleware
+
+        return starlette_app([Middleware(middleware, **options)] if middleware else [])
+    app = fastapi_app() if group == "fastapi" else flask_app()
+    if middleware and group == "fastapi":
+        app.add_middleware(middleware, **options)
+    elif middleware:
+        app.wsgi_app = middleware(app.wsgi_app, **options)
+    return app
 
 
 def _no_hook() -> None:
@@ -349,89 +346,49 @@ def _same_response(response: Any) -> Any:
 
 
 def _bare(group: str, floor: bool | str) -> Any:
-    if group == "raw-asgi":
-        return ASGIPassThrough(raw_asgi_hello) if floor else raw_asgi_hello
-    if group == "raw-wsgi":
-        return WSGIPassThrough(raw_wsgi_hello) if floor else raw_wsgi_hello
-    if group == "starlette":
-        from starlette.middleware import Middleware
-
-        return starlette_app([Middleware(ASGIPassThrough)] if floor else [])
-    if group == "fastapi":
-        app = fastapi_app()
-        if floor:
-            app.add_middleware(ASGIPassThrough)
-        return app
-    if group == "flask":
-        app = flask_app()
-        if floor == "hooks":
-            app.before_request(_no_hook)
-            app.after_request(_same_response)
-        elif floor:
-            app.wsgi_app = WSGIPassThrough(app.wsgi_app)  # type: ignore[method-assign]
-        return app
     if group == "django":
         return django_handler(["_variants.DjangoPassThrough"] if floor else [])
-    raise KeyError(group)
+    if floor == "hooks":  # flask
+        app = flask_app()
+        app.before_request(_no_hook)
+        app.after_request(_same_response)
+        return app
+    floor_class = ASGIPassThrough if group in ASGI_APPS else WSGIPassThrough
+    return _wrapped(group, floor_class if floor else None, {})
 
 
 def _decision(group: str, label: str, workdir: Path) -> Callable[[], object]:
-    """One decision of ours for the request ``label`` names, as a plain callable."""
+    """One decision of ours for the request ``label`` names, as a plain callable, as the
+    middlewares make it: ``decide(snapshot, info(request))``, ``info`` the adapter's own
+    (``RequestInfo.from_asgi``/``from_wsgi``, or the Django middleware's ``request_info``)."""
+    from maintenance_mode.core import Maintenance, RequestInfo
+
     which = {"decide-allow": "allow", "decide-bypass": "bypass", "decide-503": "on-html"}[label]
-    if group == "django":
-        one = _django_decision(label, which, workdir)
-    else:
-        one = _adapter_decision(group, label, which, workdir)
-    wanted = {"decide-allow": "pass", "decide-bypass": "bypass", "decide-503": "respond"}[label]
-    action = one().action  # type: ignore[attr-defined]
-    if action != wanted:
-        raise SystemExit(f"benchmark {group}:{label}: the decision is {action!r}, not {wanted!r}")
-    return one
-
-
-def _adapter_decision(group: str, label: str, which: str, workdir: Path) -> Callable[[], object]:
-    """``decide(snapshot, RequestInfo.from_asgi/from_wsgi(request))``, as the middlewares do."""
-    from maintenance_mode.core import RequestInfo
-
     kind = request_kind(label)
-    maintenance = _ours(group, which, workdir).maintenance
-    snapshot = maintenance.poll()
-    settings = maintenance.settings
-    decide = maintenance.decide
-    if group == "raw-asgi":
-        scope = asgi_scope(kind)  # type: ignore[arg-type]
-        from_asgi = RequestInfo.from_asgi
+    info: Callable[[Any, Any], Any]
+    request: Any
+    if group == "django":
+        django_setup()
+        from django.core.handlers.wsgi import WSGIRequest
 
-        def one() -> object:
-            return decide(snapshot, from_asgi(scope, settings))
+        from maintenance_mode.django.middleware import request_info as info
+
+        options = ours_options(which, workdir)
+        maintenance = Maintenance(**options | {"flag": str(options["flag"])})
+        request, arg = WSGIRequest(dict(wsgi_environ(kind))), maintenance  # type: ignore[arg-type]
     else:
-        environ = wsgi_environ(kind)  # type: ignore[arg-type]
-        from_wsgi = RequestInfo.from_wsgi
-
-        def one() -> object:
-            return decide(snapshot, from_wsgi(environ, settings))
-
-    return one
-
-
-def _django_decision(label: str, which: str, workdir: Path) -> Callable[[], object]:
-    """The Django middleware's own decision: ``decide(snapshot, request_info(request))``."""
-    django_setup()
-    from django.core.handlers.wsgi import WSGIRequest
-
-    from maintenance_mode.core import Maintenance
-    from maintenance_mode.django.middleware import request_info
-
-    options = ours_options(which, workdir)
-    options["flag"] = str(options["flag"])
-    maintenance = Maintenance(**options)
-    snapshot = maintenance.poll()
-    request = WSGIRequest(dict(wsgi_environ(request_kind(label))))  # type: ignore[arg-type]
-    decide = maintenance.decide
+        maintenance = _ours(group, which, workdir).maintenance
+        asgi = group == "raw-asgi"
+        request = (asgi_scope if asgi else wsgi_environ)(kind)  # type: ignore[arg-type]
+        info, arg = (RequestInfo.from_asgi if asgi else RequestInfo.from_wsgi), maintenance.settings
+    snapshot, decide = maintenance.poll(), maintenance.decide
 
     def one() -> object:
-        return decide(snapshot, request_info(request, maintenance))
+        return decide(snapshot, info(request, arg))
 
+    wanted = {"decide-allow": "pass", "decide-bypass": "bypass", "decide-503": "respond"}[label]
+    if (action := one().action) != wanted:  # type: ignore[attr-defined]
+        raise SystemExit(f"benchmark {group}:{label}: the decision is {action!r}, not {wanted!r}")
     return one
 
 
@@ -456,7 +413,7 @@ def _scaling(name: str, label: str, workdir: Path) -> Variant:
     """``scaling:net100-blocked6`` and the like (see the module's docstring)."""
     from maintenance_mode.asgi import MaintenanceMiddleware
 
-    match = re.fullmatch(r"(off|net|allow|upd)(\d*)-?(\w*)", label)
+    match = re.fullmatch(r"(off|net|allow|upd|conc)(\d*)-?([\w-]*)", label)
     if match is None:
         raise SystemExit(f"unknown benchmark variant {name!r}")
     rules, count, request = match.groups()
@@ -464,7 +421,7 @@ def _scaling(name: str, label: str, workdir: Path) -> Variant:
     scope = asgi_scope("html", path.get(request or rules, PATH))
     if request == "blocked6":
         scope["client"] = ("2001:db8:fff0::7", 50000)
-    options: dict[str, Any] = {"flag": _ours_flag(workdir, rules != "off")}
+    options: dict[str, Any] = {"flag": _ours_flag(workdir, rules != "off" and request != "off")}
     if rules == "net":
         inside = f"{CLIENT}/32" if request == "bypassed" else None
         options["bypass_ips"] = _networks(int(count), including=inside)
@@ -479,7 +436,49 @@ def _scaling(name: str, label: str, workdir: Path) -> Variant:
     if (interval := check_interval()) is not None:
         options["check_interval"] = interval
     app = MaintenanceMiddleware(raw_asgi_hello, **options)
-    return Variant(name, "asgi", app, scope, 503 if request.startswith("blocked") else 200)
+    expect = 503 if request.startswith("blocked") else 200
+    if request.startswith("render-"):  # as after a state change: no page rendered yet
+        engine: Any = app.maintenance
+        snap, form = engine.poll(), request[7:]
+        return Variant(name, "call", lambda: snap._pages.clear() or engine.response(snap, form))
+    if rules == "conc":
+        one, loop = _in_flight(raw_asgi_hello if request == "bare" else app, scope, int(count))
+        if (statuses := one()) != [expect] * BATCH:
+            loop.close()
+            raise SystemExit(f"benchmark {name}: statuses {set(statuses)}, not {expect}")
+        return Variant(name, "call", one, keep=loop)
+    return Variant(name, "asgi", app, scope, expect)
+
+
+#: Requests per call of a ``scaling:conc<N>`` variant.
+BATCH = 100
+
+
+def _in_flight(app: Any, scope: Any, inflight: int) -> tuple[Callable[[], list[int]], Any]:
+    """A call of BATCH requests, ``inflight`` at a time (asyncio.gather; each ``send`` of a
+    response start yields once, so all are in flight at once), returning their statuses."""
+    import asyncio
+
+    loop, statuses = asyncio.new_event_loop(), []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+            await asyncio.sleep(0)
+
+    async def groups() -> None:
+        for _ in range(BATCH // inflight):
+            await asyncio.gather(*(app(dict(scope), receive, send) for _ in range(inflight)))
+
+    def one() -> list[int]:
+        statuses.clear()
+        loop.run_until_complete(groups())
+        return statuses
+
+    return one, loop
 
 
 # -- the peers ---------------------------------------------------------------------------------

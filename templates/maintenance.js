@@ -58,7 +58,9 @@
           return answer.json();
         })
         .then(function (status) {
-          if (status && status.status && status.status.indicator === "none" && up(status)) { back(); return; }
+          // "none": the site is up; "minor": it is up with some components down.
+          var site = status && status.status && status.status.indicator;
+          if ((site === "none" || site === "minor") && up(status)) { back(); return; }
           wait(parseInt(status && status.retry_after, 10));
         }, function () {
           statusUrl = null;  // not reachable: fall back to asking the page itself

@@ -72,3 +72,27 @@ def test_benchmark_suite_quick_run(tmp_path: Path) -> None:
         assert "valgrind" in data["http-callgrind"]["skipped"]
     assert (tmp_path / "quick.md").read_text().startswith("# maintenance-mode benchmark")
     assert "## Targets" in proc.stdout
+
+
+def test_scaling_rows_build_and_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row of scaling.py's table builds and answers as its row says (no valgrind)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import _variants
+    import scaling
+    from _common import Runner
+
+    runner = Runner()
+    names = [name for _, name in scaling.rows()]
+    assert {"scaling:conc100-blocked", "scaling:upd1000-render-html"} <= set(names)
+    for name in names:
+        variant = _variants.build(name, tmp_path)
+        runner.check(variant)
+        if ":conc" in name:  # BATCH requests a call, each answered as the row says
+            expect = 503 if name.endswith("blocked") else 200
+            assert variant.app() == [expect] * _variants.BATCH, name
+            variant.keep.close()
+        elif "-render-" in name:  # a re-render returns the whole 503, the newest update shown
+            response = variant.app()
+            assert response.status == 503, name
+            assert (b"S999" if "1000" in name else b"S9") in response.body, name
+    runner.asgi.loop.close()

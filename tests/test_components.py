@@ -119,7 +119,11 @@ def test_a_down_component_gets_its_own_503_and_the_rest_the_banner(
     assert "/payx" not in other.text
     assert client.get("/payments-info").status_code == 200  # a prefix on a segment boundary
     status = client.get("/__maintenance__/status").json()
-    assert status["status"]["indicator"] == "none"
+    assert status["status"] == {
+        "indicator": "minor",  # the site is up, a part of it is not (Statuspage's word)
+        "description": "Partial maintenance: Payments and checkout",
+    }
+    assert status["retry_after"] is None
     assert status["components"] == [
         {"id": "payments", "name": "Payments and checkout", "status": "under_maintenance"},
         {"id": "search", "name": "Site search", "status": "operational"},
@@ -156,6 +160,10 @@ def test_two_components_down_each_get_their_own_eta(
     }
     (incident,) = status["incidents"]
     assert incident["components"] == ["search"]
+    assert status["status"] == {
+        "indicator": "minor",
+        "description": "Partial outage: Payments and checkout, Site search",
+    }
 
 
 def test_whole_site_maintenance_wins_over_components(
@@ -593,3 +601,84 @@ def test_plain_asgi_warns_about_the_decorator_it_cannot_see(flag_path: Path) -> 
     app = Starlette(routes=[Route("/cart", cart)])
     with pytest.warns(UserWarning, match="@maintenance_component on /cart has no effect"):
         AsgiMiddleware(app, flag=flag_path, **OPTIONS)
+
+
+def test_wait_follows_a_components_change(flag_path: Path) -> None:
+    """``maintenance on --component ... --wait`` returns once the app lists the component
+    down (indicator ``minor``: the site is up), and ``off`` once it lists it operational."""
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    app = WsgiMiddleware(_wsgi_app, flag=flag_path, components=COMPONENTS, check_interval=0.2)
+    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/__maintenance__/status"
+    try:
+        change = control.on(flag_path, component="payments", reason="Provider switch")
+        control.wait(url, change, timeout=10, settle=0.3)
+        document = httpx.get(url).json()
+        assert document["status"]["indicator"] == "minor"
+        assert document["components"][0]["status"] == "under_maintenance"
+        # A document from before the change does not satisfy a wait for it.
+        stale = {**document, "components": [{**document["components"][0], "status": "operational"}]}
+        assert not control._serves(stale, change.status)
+        change = control.off(flag_path, component="payments")
+        control.wait(url, change, timeout=10, settle=0.3)
+        assert httpx.get(url).json()["status"]["indicator"] == "none"
+        with pytest.raises(control.ControlError, match="did not serve the new state"):
+            control.wait(
+                url,
+                control.on(tmp := flag_path.with_name("other.json"), component="payments"),
+                timeout=1,
+                settle=0.3,
+            )
+        tmp.unlink()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_components_window_is_announced_in_the_banner(flag_path: Path) -> None:
+    """Inside its announcement period, a component's window is announced on the app's pages
+    (with the component's label) as a site window is; not before, and not once it started."""
+    start = _in(30)
+    control.schedule(
+        flag_path,
+        component="search",
+        start=start,
+        end=start + timedelta(hours=2),
+        reason="Re-indexing",
+        announce="24h",
+    )
+    app = AsgiMiddleware(_starlette(), flag=flag_path, **OPTIONS)
+    clock = _Clock(start - timedelta(hours=25))
+    app.maintenance._clock = clock
+    client = _SyncAsgi(app)
+    page = client.get("/blog/", headers={"Accept": "text/html"})
+    assert "mm-banner" not in page.text  # not announced yet
+    clock.now = start - timedelta(hours=23)
+    app.maintenance.invalidate()
+    page = client.get("/blog/", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "Planned maintenance (Site search):" in page.text
+    assert "Re-indexing" in page.text
+    assert "The rest of the site keeps working." in page.text
+    assert client.get("/search").status_code == 200  # announced, not down
+    # A site window announced at the same time keeps the banner the site's own.
+    control.schedule(flag_path, start=start, end=start + timedelta(hours=1), reason="Whole")
+    app.maintenance.invalidate()
+    page = client.get("/blog/", headers={"Accept": "text/html"})
+    assert "Planned maintenance:" in page.text
+    assert "Site search" not in page.text
+    control.clear_schedule(flag_path)
+    app.maintenance.invalidate()
+    assert "Planned maintenance (Site search):" in client.get("/blog/").text
+    clock.now = start + timedelta(minutes=1)  # started: the component is down
+    app.maintenance.invalidate()
+    page = client.get("/blog/", headers={"Accept": "text/html"})
+    assert "Planned maintenance" not in page.text
+    assert "Part of the site is under maintenance:" in page.text

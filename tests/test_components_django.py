@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from django_setup import setup_django
 
@@ -95,3 +99,117 @@ def test_django_command_component_round_trip(flag_path: Path, capsys: object) ->
         assert "'uploads' is not in the app's components option" in text
         call_command("maintenance", "off", "--component", "search", stdout=StringIO())
         assert not control.status(flag_path).components["search"].on
+
+
+@pytest.fixture(scope="module")
+def users() -> Iterator[None]:
+    """A staff user and a visitor in this module's SQLite file (TEST_DJANGO_DB, set above)."""
+    from django.contrib.auth.models import User
+    from django.db import connections
+
+    call_command("migrate", verbosity=0, interactive=False)
+    made = []  # the database may be shared with another module's (one Django setup per run)
+    for name, staff in (("staff", True), ("visitor", False)):
+        if not User.objects.filter(username=name).exists():
+            made.append(User.objects.create_user(name, password="pw", is_staff=staff).pk)
+    yield
+    User.objects.filter(pk__in=made).delete()
+    connections.close_all()
+
+
+@pytest.mark.parametrize(
+    ("username", "extra", "status"),
+    [
+        pytest.param("staff", {"bypass_staff": True}, 200, id="staff bypass"),
+        pytest.param("visitor", {"bypass_staff": True}, 503, id="non-staff"),
+        pytest.param(None, {"bypass_staff": True}, 503, id="anonymous"),
+        pytest.param("staff", {}, 503, id="staff bypass off"),
+        pytest.param("staff", {"bypass_superuser": True}, 503, id="staff is not superuser"),
+    ],
+)
+def test_django_staff_bypass_applies_to_components(
+    users: None, flag_path: Path, username: str | None, extra: dict[str, object], status: int
+) -> None:
+    """bypass_staff lets staff into a down component (by path, URL name and decorator) as it
+    does into a site under maintenance; everyone else gets the component's 503."""
+    from django.contrib.auth.models import User
+
+    control.on(flag_path, component="payments", reason="Provider switch")
+    with override_settings(
+        ROOT_URLCONF=__name__, MAINTENANCE_MODE={**_options(flag_path), **extra}
+    ):
+        client = Client()
+        if username:
+            client.force_login(User.objects.get(username=username))
+        for url in ("/pay/now", "/checkout", "/cart"):
+            response = client.get(url, HTTP_ACCEPT="text/html")
+            assert response.status_code == status, url
+            if status == 200:
+                assert response["Cache-Control"] == "private, no-store"
+            else:
+                assert "Provider switch" in response.content.decode()
+
+
+@pytest.mark.anyio
+async def test_django_async_renders_off_the_event_loop(
+    flag_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ASGI the first 503 page and banner of a state are rendered in a worker thread
+    (as the ASGI adapter does), never on the event loop that serves every request."""
+    import threading
+
+    from django.test import AsyncClient
+
+    from maintenance_mode.core import Maintenance
+
+    loop_thread = threading.get_ident()
+    threads: list[tuple[str, int]] = []
+    page, banner = Maintenance._render_page, Maintenance.render_banner
+
+    def render_page(self: Maintenance, *args: Any, **kwargs: Any) -> Any:
+        threads.append(("page", threading.get_ident()))
+        return page(self, *args, **kwargs)
+
+    def render_banner(self: Maintenance, *args: Any, **kwargs: Any) -> Any:
+        threads.append(("banner", threading.get_ident()))
+        return banner(self, *args, **kwargs)
+
+    monkeypatch.setattr(Maintenance, "_render_page", render_page)
+    monkeypatch.setattr(Maintenance, "render_banner", render_banner)
+    control.on(flag_path, component="payments", reason="Provider switch")
+    with override_settings(ROOT_URLCONF=__name__, MAINTENANCE_MODE=_options(flag_path)):
+        client = AsyncClient()
+        for url in ("/cart", "/pay/now"):  # by decorator (after routing), by path
+            response = await client.get(url, headers={"Accept": "text/html"})
+            assert response.status_code == 503, url
+            assert "Provider switch" in response.content.decode()
+        about = await client.get("/about", headers={"Accept": "text/html"})
+        assert about.status_code == 200
+        assert "Payments and checkout" in about.content.decode()
+        control.on(flag_path, reason="Whole site")
+        response = await client.get("/about", headers={"Accept": "text/html"})
+        assert response.status_code == 503
+        assert "Whole site" in response.content.decode()
+    assert {kind for kind, _ in threads} == {"page", "banner"}
+    assert all(ident != loop_thread for _, ident in threads), threads
+
+
+@pytest.mark.anyio
+async def test_django_async_staff_bypass_applies_to_components(
+    users: None, flag_path: Path
+) -> None:
+    """Under ASGI too: staff pass into a down component's views, visitors get its 503."""
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth.models import User
+    from django.test import AsyncClient
+
+    control.on(flag_path, component="payments", reason="Provider switch")
+    options = {**_options(flag_path), "bypass_staff": True}
+    with override_settings(ROOT_URLCONF=__name__, MAINTENANCE_MODE=options):
+        visitor, staff = AsyncClient(), AsyncClient()
+        await staff.aforce_login(await sync_to_async(User.objects.get)(username="staff"))
+        for url in ("/pay/now", "/checkout", "/cart"):
+            assert (await visitor.get(url)).status_code == 503, url
+            response = await staff.get(url)
+            assert response.status_code == 200, url
+            assert response["Cache-Control"] == "private, no-store"

@@ -396,11 +396,16 @@ def test_component_screenshots(
         page.close()
 
 
-def _status(payments: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    """A status document while only components are down: the site's indicator is "none"."""
+def _status(payments: str, search: str = "operational") -> tuple[int, list[tuple[str, str]], bytes]:
+    """A status document while the site is up: its indicator is "minor" while a component
+    is down, else "none"."""
+    down = (payments, search) != ("operational", "operational")
     doc = {
-        "status": {"indicator": "none"},
-        "components": [{"id": "payments", "name": "Payments", "status": payments}],
+        "status": {"indicator": "minor" if down else "none"},
+        "components": [
+            {"id": "payments", "name": "Payments", "status": payments},
+            {"id": "search", "name": "Search", "status": search},
+        ],
     }
     return 200, [("Content-Type", "application/json")], json.dumps(doc).encode()
 
@@ -423,7 +428,27 @@ def test_the_component_page_waits_for_its_component_not_for_the_site(
         # Several polls of the status document, and no reload while payments is down.
         assert page.wait_for(lambda: _Site.hits.get("/status", 0) >= 3, 30)
         assert _Site.hits["/pay-live"] == 1
-        _Site.pages["/status"] = _status("operational")
+        # Payments is back while search went down: the site still says "minor", and the
+        # payments page reloads all the same.
+        _Site.pages["/status"] = _status("operational", "under_maintenance")
         assert page.wait_for(lambda: _Site.hits.get("/pay-live", 0) >= 2, 30)
     finally:
         page.close()
+
+
+def test_preview_has_a_component_sample(tmp_path: Path) -> None:
+    """``maintenance preview`` shows a component's page too, in every language and form."""
+    from maintenance_mode.preview import sample_states, write_folder
+
+    renderer = Renderer(Settings.from_options(OPTIONS))
+    written = {p.name for p in write_folder(tmp_path, renderer, sample_states())}
+    assert {f"component.{locale}.html" for locale in renderer.locales} <= written
+    page = Parsed((tmp_path / "component.en.html").read_text(encoding="utf-8"))
+    text = " ".join(page.text.split())
+    assert "Payments and checkout" in text
+    assert "Site search" in text  # also under maintenance
+    assert "Browsing the catalogue" in text  # still working, linked
+    assert "We are moving to a new payment provider." in text
+    plain = (tmp_path / "component.en.txt").read_text(encoding="utf-8")
+    assert "Payments and checkout" in plain
+    assert "component" in (tmp_path / "index.html").read_text(encoding="utf-8")

@@ -380,6 +380,15 @@ class Tab:
 
     def goto(self, url: str) -> None:
         self.page.goto(url)
+        # A new tab's own about:blank load can be the load event goto() saw, and a
+        # loaded machine can take longer than goto() waits: wait for the page itself.
+        page = self.page
+        assert page.wait_for(
+            lambda: page.evaluate(
+                "location.href !== 'about:blank' && document.readyState === 'complete'"
+            ),
+            30,
+        ), f"{url} did not load"
 
     def submit(self, script: str) -> int:
         """Run ``script`` (which submits a form); the status of the page it led to."""

@@ -22,16 +22,19 @@ from typing import Any
 
 import pytest
 
+from conftest import BROWSER_ACCEPT
 from maintenance_mode import Maintenance, control
 from maintenance_mode.core import RequestInfo
 from maintenance_mode.export import (
     ON_FILE,
     ExportError,
+    _proxy_variant,
     export,
     export_hook,
     proxy_snippet,
 )
 from maintenance_mode.hooks import Event
+from maintenance_mode.render import negotiate
 
 ROOT = Path(__file__).resolve().parents[1]
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -346,6 +349,73 @@ def test_snippets_name_the_export_and_the_open_paths() -> None:
         assert "maintenance.on" in side
         for path in ("/faq", "/static/", "/__maintenance__/status", "10.0.0.0/8"):
             assert path in side, (server, path)
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        BROWSER_ACCEPT,
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "text/html",
+        "TEXT/HTML",
+        "text/html;q=1.0",
+        "text/html, */*",
+        "*/*",
+        None,
+        "",
+        "  ",
+        "*/*;q=0.5",
+        "*/*;q=0",
+        "application/json",
+        "application/problem+json",
+        "application/json, text/plain, */*",
+        "application/*",
+        "text/html, application/json",
+        "text/html;q=0.5, application/json",
+        "text/html;q=0, */*",
+        "application/json;q=0, */*",
+        "text/plain",
+        "text/*",
+        "text/plain;q=0.5",
+        "text/plain, */*;q=0.1",
+        "image/png",
+        "image/*",
+        "application/json" + ", x/y;q=0.1" * 100,
+        "application/json; charset=utf-8",
+        "text/plain;format=flowed",
+    ],
+)
+def test_nginx_and_caddy_read_accept_like_the_app(accept: str | None) -> None:
+    """The regular expressions in their configurations, run here, pick what the app picks."""
+    assert _proxy_variant(accept) == negotiate(accept)
+
+
+def test_nginx_and_caddy_differ_from_the_app_only_as_documented() -> None:
+    """docs/proxies.md: they do not weigh q-values between 0 and 1 against each other."""
+    accept = "text/html;q=0.9, text/plain;q=0.5"
+    assert (negotiate(accept), _proxy_variant(accept)) == ("html", "text")
+
+
+def test_json_paths_reach_every_proxy(tmp_path: Path) -> None:
+    options = {**OPTIONS, "json_paths": ["/api/", "/graphql"]}
+    for server in ("nginx", "caddy", "apache"):
+        snippet = proxy_snippet(server, out_dir=tmp_path, settings=options)
+        assert "/api/" in snippet, server
+        assert "/graphql" in snippet, server
+    plain = proxy_snippet("nginx", out_dir=tmp_path, settings=OPTIONS)
+    assert "The json_paths option" not in plain
+    flag = tmp_path / "maintenance.json"
+    control.on(flag, reason="Upgrading.")
+    export(tmp_path / "out", flag=flag, settings=options)
+    lua = (tmp_path / "out" / "haproxy.lua").read_text()
+    assert '["/graphql"] = true' in lua
+    assert '"/api/", ' in lua
+    # Saved beside the export: a later export or snippet without options keeps them.
+    assert json.loads((tmp_path / "out" / "options.json").read_text())["json_paths"] == [
+        "/api/",
+        "/graphql",
+    ]
+    assert '"~^/api/" json;' in proxy_snippet("nginx", out_dir=tmp_path / "out")
 
 
 def test_an_export_without_options_reuses_the_last_ones(tmp_path: Path) -> None:

@@ -18,7 +18,19 @@ from typing import Any
 
 import pytest
 
-HEAVY = ("babel", "jinja2", "markupsafe", "werkzeug", "werkzeug.serving", "http.server")
+#: Not loaded while off. maintenance_mode.hooks: only a transition (maintenance going
+#: on or off, an update) needs its events; maintenance_mode.status: only the status
+#: document and the page do. A worker that stays off and unpolled imports neither.
+HEAVY = (
+    "babel",
+    "jinja2",
+    "markupsafe",
+    "werkzeug",
+    "werkzeug.serving",
+    "http.server",
+    "maintenance_mode.hooks",
+    "maintenance_mode.status",
+)
 RENDERING = {"babel", "jinja2", "markupsafe"}
 
 #: Run as ``python -c SCRIPT FRAMEWORK FLAG``; prints one JSON object. It imports only

@@ -32,6 +32,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import BROWSER_ACCEPT
 from maintenance_mode import rules
 from maintenance_mode.asgi import MaintenanceMiddleware as ASGIMaintenance
 from maintenance_mode.core import Maintenance, RequestInfo
@@ -223,6 +224,7 @@ def test_brand_urls_must_be_one_well_formed_url(on: Path, field: str, url: str) 
     assert "\n" not in str(caught.value)
 
 
+BROWSER_HTML = {"Accept": BROWSER_ACCEPT}  # the page (and its img-src) is what a browser gets
 GOOD_URLS = [
     ("https://cdn.example.com/logo.svg", "https://cdn.example.com", "plain"),
     ("https://CDN.Example.com:8443/a/b.png?v=2#x", "https://cdn.example.com:8443", "port, query"),
@@ -238,7 +240,7 @@ GOOD_URLS = [
 def test_a_good_brand_url_adds_exactly_its_origin(
     fetch: Fetch, on: Path, url: str, origin: str
 ) -> None:
-    status, headers, _ = fetch({"flag": on, "brand": {"logo_url": url}})
+    status, headers, _ = fetch({"flag": on, "brand": {"logo_url": url}}, headers=BROWSER_HTML)
     assert status == 503
     directives = csp_directives(
         headers["content-security-policy" if fetch is fetch_asgi else "Content-Security-Policy"]

@@ -16,7 +16,16 @@ import pytest
 from maintenance_mode.cli import main
 from maintenance_mode.preview import PreviewServer, sample_states, serve
 
-SAMPLES = ("planned", "unplanned", "eta-point", "eta-range", "overrun", "updates", "minimal")
+SAMPLES = (
+    "planned",
+    "unplanned",
+    "eta-point",
+    "eta-range",
+    "overrun",
+    "updates",
+    "minimal",
+    "component",
+)
 LOCALES = ("de", "en", "es", "fr")
 
 
@@ -43,7 +52,7 @@ def test_out_writes_every_state_in_every_locale(
 ) -> None:
     out = tmp_path / "previews"
     assert main(["preview", "--out", str(out), "--site-name", "Acme"]) == 0
-    assert "Wrote 57 files" in capsys.readouterr().out
+    assert f"Wrote {len(SAMPLES) * len(LOCALES) * 2 + 1} files" in capsys.readouterr().out
     names = {p.name for p in out.iterdir()}
     expected = {f"{s}.{loc}.{ext}" for s in SAMPLES for loc in LOCALES for ext in ("html", "txt")}
     assert names == expected | {"index.html"}

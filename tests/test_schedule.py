@@ -274,7 +274,7 @@ STATUS_SCHEMA = {
         "status": {
             "type": "object",
             "required": ["indicator", "description"],
-            "properties": {"indicator": {"enum": ["none", "maintenance", "major"]}},
+            "properties": {"indicator": {"enum": ["none", "minor", "maintenance", "major"]}},
         },
         "incidents": {"type": "array", "items": {"$ref": "#/$defs/entry"}},
         "scheduled_maintenances": {"type": "array", "items": {"$ref": "#/$defs/entry"}},

@@ -18,7 +18,7 @@ __version__ = "0.1.0.dev0"
 from . import _install  # noqa: F401
 
 if TYPE_CHECKING:
-    from .core import Maintenance, maintenance_exempt
+    from .core import Maintenance, maintenance_component, maintenance_exempt
     from .settings import Brand, Contacts, Settings
     from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
     from .state import (
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
     "Maintenance": "core",
+    "maintenance_component": "core",
     "maintenance_exempt": "core",
     "Brand": "settings",
     "Contacts": "settings",
@@ -66,6 +67,7 @@ __all__ = [
     "StateFileError",
     "__version__",
     "load_state",
+    "maintenance_component",
     "maintenance_exempt",
     "write_state_atomic",
 ]

@@ -53,6 +53,8 @@ def _state(state: MaintenanceState) -> list[str]:
     if state.bypass_sha256:
         lines.append("  bypass:  a secret for this maintenance is set")
     lines.extend(f"  update:  {fmt(u.at)}: {u.text}" for u in state.updates)
+    if state.translations:  # the languages the operator's texts are given in, besides the default
+        lines.append(f"  languages: default, {', '.join(sorted(state.translations))}")
     return lines
 
 

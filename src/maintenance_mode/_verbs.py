@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from . import control
 from .control import Change, InvalidChange
+from .state import locale_key
 
 #: Where the app serves its status document and bypass URLs by default
 #: (the ``status_path`` and ``bypass_path`` options).
@@ -154,6 +155,23 @@ def add_verbs(
         help="change only this component (partial maintenance, e.g. payments; the app's "
         "components option says what belongs to it); repeat it for several with the same text",
     )
+    amends = argparse.ArgumentParser(add_help=False)
+    sorry = amends.add_mutually_exclusive_group()  # both: refused, as the Flask group does
+    sorry.add_argument(
+        "--apology",
+        nargs="?",
+        const=True,
+        metavar="TEXT",
+        help="apologise on the page: the translated fixed sentence, or your own TEXT",
+    )
+    sorry.add_argument(
+        "--no-apology", dest="apology", action="store_false", help="remove the apology"
+    )
+    amends.add_argument(
+        "--compensation",
+        metavar="TEXT",
+        help="what visitors get for the trouble, e.g. 'a 10%% voucher: SORRY10' ('' removes it)",
+    )
     writes = [*reads, waiting, scoped]
 
     def verb(name: str, parents: list[argparse.ArgumentParser], **helps: str) -> Any:
@@ -161,7 +179,7 @@ def add_verbs(
 
     on = verb(
         "on",
-        writes,
+        [*writes, amends],
         help="turn maintenance on, or update its details while on (no gap)",
         description="Turn maintenance on (or change the details of a running maintenance).",
     )
@@ -173,6 +191,13 @@ def add_verbs(
         help="with --component: block only the component's writes (its pages keep working)",
     )
     on.add_argument("--message", help="a further sentence for visitors")
+    on.add_argument(
+        "--lang",
+        type=_checked(locale_key),
+        metavar="TAG",
+        help="the texts given (--reason, --message...) are in this language (fr, pt-BR); "
+        "kept beside the default language's, shown to visitors who read it",
+    )
     on.add_argument(
         "--eta",
         type=_checked(control.parse_eta),
@@ -211,7 +236,7 @@ def add_verbs(
 
     update = verb(
         "update",
-        writes,
+        [*writes, amends],
         help="add a timestamped progress note (and optionally a new ETA) while on",
         description="Add a progress update to the running maintenance, with no gap.",
     )
@@ -219,10 +244,16 @@ def add_verbs(
     update.add_argument(
         "--eta", type=_checked(control.parse_eta), metavar="WHEN", help="a new expected end"
     )
+    update.add_argument(
+        "--lang",
+        type=_checked(locale_key),
+        metavar="TAG",
+        help="TEXT translates the latest update into this language (fr, pt-BR); adds no new note",
+    )
 
     schedule = verb(
         "schedule",
-        writes,
+        [*writes, amends],
         help="plan a maintenance window (announced ahead, starts by itself)",
         description="Add a planned window. The site stays up, with a banner from the "
         "announcement time, until the window starts; it then switches on by itself. It ends "
@@ -259,6 +290,13 @@ def add_verbs(
     )
     schedule.add_argument(
         "--clear", action="store_true", help="remove every window that has not started"
+    )
+    schedule.add_argument(
+        "--lang",
+        type=_checked(locale_key),
+        metavar="TAG",
+        help="the texts given (--reason, --affected...) translate the window already at "
+        "--start into this language (fr, pt-BR); --end is then not needed",
     )
 
     off = verb(
@@ -314,7 +352,9 @@ def usage_problem(verb: str, options: Mapping[str, Any]) -> str | None:
         given_times = given("start") is not None or given("end") is not None
         if given("clear") and given_times:
             return "--clear removes the windows ahead; it takes no --start or --end"
-        if not given("clear") and (given("start") is None or given("end") is None):
+        if given("lang") and (given("clear") or given("start") is None):
+            return "--lang translates the window at --start: give its --start (no --clear)"
+        if not given("clear") and not given("lang") and None in (given("start"), given("end")):
             return "--start and --end are required (or --clear)"
     return None
 
@@ -351,9 +391,20 @@ def _one_change(
             secret=given("secret"),
             component=component,
             read_only=given("read_only") or None,
+            apology=given("apology"),
+            compensation=given("compensation"),
+            lang=given("lang"),
         )
     if verb == "update":
-        return control.update(flag, options["text"], eta=given("eta"), component=component)
+        return control.update(
+            flag,
+            options["text"],
+            eta=given("eta"),
+            component=component,
+            apology=given("apology"),
+            compensation=given("compensation"),
+            lang=given("lang"),
+        )
     if verb == "off":
         return control.off(flag, purge=bool(given("purge")), component=component)
     if verb != "schedule":
@@ -363,7 +414,7 @@ def _one_change(
     return control.schedule(
         flag,
         start=options["start"],
-        end=options["end"],
+        end=given("end"),
         timezone=given("tz") or "UTC",
         kind=given("kind") or "planned",
         reason=given("reason"),
@@ -373,6 +424,9 @@ def _one_change(
         announce=given("announce"),
         auto_end=bool(given("auto_end")),
         component=component,
+        apology=given("apology"),
+        compensation=given("compensation"),
+        lang=given("lang"),
     )
 
 

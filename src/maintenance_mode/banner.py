@@ -10,6 +10,7 @@ Anything else (streamed, compressed, JSON, files) passes through untouched.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -28,8 +29,11 @@ if TYPE_CHECKING:  # imported by load_banner_template: injecting needs no Jinja2
     from .render import ComponentView
 
 __all__ = [
+    "DISMISS_COOKIE",
+    "DISMISS_URL",
     "BannerInjector",
     "banner_context",
+    "banner_id",
     "injectable",
     "insert",
     "load_banner_template",
@@ -39,6 +43,31 @@ __all__ = [
 _BODY_TAG = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
 #: How much of a document we hold back while looking for ``<body>`` before giving up.
 _SCAN_LIMIT = 64 * 1024
+#: Stands for the dismiss link in a rendered banner; the engine puts the request's own
+#: link in its place (it leads back to the page the visitor is on).
+DISMISS_URL = "__mm_dismiss_url__"
+#: The cookie that remembers which banner a visitor dismissed (the banner's :func:`banner_id`).
+DISMISS_COOKIE = "maintenance_banner"
+#: Languages written right to left (the banner's ``dir``).
+_RTL = frozenset({"ar", "fa", "he", "iw", "ps", "sd", "ug", "ur", "yi", "dv", "ckb"})
+
+
+def banner_id(banner: Banner, down: Sequence[ComponentView] = ()) -> str:
+    """A short stable id of what the banner announces (its kind, window, end, components).
+
+    A dismissal is remembered under it: a changed or new window, the start of the
+    maintenance, its end or another set of components make a new id, so the banner returns.
+    """
+    window, state = banner.window, banner.state
+    parts: list[object] = [banner.kind, banner.ended_at]
+    if window is not None:
+        parts += [window.start, window.end_earliest, window.end_latest]
+    if state is not None:
+        parts += [state.started_at, state.eta, state.reason]
+    parts += [(c.name, c.eta_latest) for c in down]
+    if banner.component is not None:  # a component's window ahead
+        parts.append(banner.component)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 def banner_context(
@@ -51,43 +80,77 @@ def banner_context(
     component: ComponentView | None = None,
     down: Sequence[ComponentView] = (),
     up: Sequence[ComponentView] = (),
+    dismiss_url: str | None = None,
+    text_lang: str | None = None,
 ) -> dict[str, Any]:
     """What ``banner.html`` gets (documented in docs/templates.md).
 
     Times are exact and carry their zones: the window's own and UTC, formatted
     by Babel for the visitor's locale. ``down`` and ``up`` are the components
     under maintenance and those still working (partial maintenance), each down
-    one with its expected end in the configured ``time_zones``.
+    one with its expected end in the configured ``time_zones``. ``dismiss_url`` is the
+    link that hides this banner for the visitor (None: no dismiss control).
+    ``text_lang`` is the language of the operator's default texts: as on the page, each
+    text (``texts``) is in ``lang`` where the operator gave it, else in the default
+    language, whole, and ``text_lang_attrs`` then marks it `` lang="..."``.
     """
     translations = translations or NullTranslations()
     window = banner.window
     zones = _zones(getattr(settings, "time_zones", ()), window)
     fmt = formatter or i18n.Formatter(lang, zones, translations)
+    tag = i18n.language_tag(lang)
     context: dict[str, Any] = {
         **i18n.jinja_gettext(translations),
         "kind": banner.kind,
-        "lang": i18n.language_tag(lang),
+        "lang": tag,
+        "dir": "rtl" if tag.split("-")[0].lower() in _RTL else "ltr",
+        "dismiss_url": dismiss_url,
         "site_name": settings.site_name,
         "brand": settings.brand,
         "window": window,
+        "window_component": banner.component,
         "state": banner.state,
         "ended_at": banner.ended_at,
         "ended": fmt.moment(banner.ended_at) if banner.ended_at is not None else None,
+        "ended_short": fmt.short(banner.ended_at) if banner.ended_at is not None else None,
         "ended_iso": _iso(banner.ended_at),
         "ended_message": settings.ended_message,
         "feedback_url": settings.feedback_url,
         "details_url": settings.contacts.status_page,
     }
     context.update(_components(settings, translations, lang, component, down, up))
+    context.update(_texts(banner, lang, text_lang))
     if window is not None:
         context.update(
             when=fmt.span(window.start, window.end_latest),
+            when_short=i18n.Formatter(lang, zones[:1], translations).span(
+                window.start, window.end_latest
+            ),
             start_iso=window.start.astimezone(UTC).isoformat(),
             end_iso=window.end_latest.astimezone(UTC).isoformat(),
             is_range=window.end_earliest != window.end_latest,
             end_earliest=fmt.moment(window.end_earliest),
         )
     return context
+
+
+def _texts(banner: Banner, lang: str, text_lang: str | None) -> dict[str, Any]:
+    """The operator's texts the banner shows, chosen per language like the page's
+    (:func:`~maintenance_mode.render.operator_text`): the window's, or the state's."""
+    from markupsafe import Markup
+
+    from .render import operator_text  # loaded with the page's renderer by now
+
+    source = banner.window if banner.kind == "upcoming" else banner.state
+    if source is None:
+        return {"texts": {}, "text_lang_attrs": {}}
+    fallback = text_lang if text_lang and text_lang != i18n.language_tag(lang) else None
+    window = source if isinstance(source, Window) else None
+    texts, langs, _ = operator_text(source, lang, fallback, window=window)
+    attrs = {
+        name: Markup(' lang="{}"').format(tag) if tag else Markup("") for name, tag in langs.items()
+    }
+    return {"texts": texts, "text_lang_attrs": attrs}
 
 
 def _components(
@@ -140,10 +203,11 @@ def load_banner_template(env: jinja2.Environment) -> jinja2.Template:
         template = env.get_template("banner.html")
         for banner in (
             Banner("upcoming", window=sample),
+            Banner("upcoming", window=sample, component="Sample"),
             Banner("ended", ended_at=now),
             Banner("read_only", state=MaintenanceState(reason="Sample")),
         ):
-            template.render(banner_context(banner, _SampleSettings()))
+            template.render(banner_context(banner, _SampleSettings(), dismiss_url=DISMISS_URL))
         from .render import ComponentView  # the page's renderer is loaded by now
 
         down = (ComponentView("sample", "Sample", eta_latest=now), ComponentView("other", "Other"))
@@ -169,7 +233,7 @@ def _iso(value: datetime | None) -> str | None:
 
 class _SampleSettings:
     site_name = "Sample"
-    brand = Brand()
+    brand = Brand.model_construct()  # the defaults; no validator built at import
     ended_message = "Thanks"
     feedback_url = "https://example.com/feedback"
 

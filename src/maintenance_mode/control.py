@@ -29,7 +29,7 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,6 +57,7 @@ from .state import (
     Window,
     dump_state,
     load_state,
+    locale_key,
     one_line,
     write_state_atomic,
 )
@@ -326,10 +327,18 @@ def _fit(new: MaintenanceState) -> tuple[MaintenanceState, tuple[ProgressUpdate,
     ordered = sorted(new.updates, key=lambda u: u.at)  # stable: equal times keep their order
 
     def without(count: int) -> MaintenanceState:
+        gone = {u.at for u in ordered[:count]} - {u.at for u in ordered[count:]}
+        texts = {  # a moved update's translations go with it
+            tag: block.model_copy(
+                update={"updates": {k: v for k, v in block.updates.items() if k not in gone}}
+            )
+            for tag, block in new.translations.items()
+        }
         return new.model_copy(
             update={
                 "updates": tuple(ordered[count:]),
                 "archived_updates": new.archived_updates + count,
+                "translations": texts,
             }
         )
 
@@ -908,6 +917,91 @@ def _scoped(name: str | None, decide: Decide, read_only: bool | None = None) -> 
     return scoped
 
 
+#: The operator's texts ``on`` and ``update`` can give per language (see state.TextBlock).
+_TEXT_FIELDS = ("reason", "message", "apology", "compensation")
+
+
+def _lang(tag: str) -> str:
+    """``tag`` as translations are keyed (``pt-br`` → ``pt_BR``), else :class:`InvalidChange`."""
+    try:
+        return locale_key(tag)
+    except ValueError as exc:
+        raise InvalidChange(f"lang: {exc}") from None
+
+
+def _texts_in(
+    lang: str | None,
+    changes: dict[str, Any],
+    translations: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
+    """The per-language texts of a call, by normalised tag: ``translations``, plus (with
+    ``lang``) the text fields of ``changes``, moved out of it (they are that language's)."""
+    out: dict[str, dict[str, Any]] = {}
+    for tag, block in (translations or {}).items():
+        if not isinstance(block, Mapping):
+            raise InvalidChange(
+                f"translations[{tag!r}]: give the texts as a mapping, e.g. {{'reason': '...'}}"
+            )
+        out.setdefault(_lang(tag), {}).update(block)
+    if lang is not None:
+        own = {k: changes.pop(k) for k in _TEXT_FIELDS if isinstance(changes.get(k), str)}
+        if not own:
+            raise InvalidChange(
+                "lang: give the text in that language too, e.g. --lang fr --reason '...'"
+            )
+        out.setdefault(_lang(lang), {}).update(own)
+    return out
+
+
+def _merged_texts(
+    running: MaintenanceState, data: Mapping[str, Any], texts: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, Any], list[str]]:
+    """``running``'s translations with ``texts`` written over them, and the warnings.
+
+    A default-language text that changes makes its translations stale: they are
+    dropped (unless this call gives them again) and a warning says so, so a visitor
+    never reads the old text in another language.
+    """
+    out = {tag: block.model_dump() for tag, block in running.translations.items()}
+    notes: list[str] = []
+    for name in _TEXT_FIELDS:
+        if data.get(name) == getattr(running, name, None):
+            continue
+        stale = sorted(t for t, b in out.items() if b.get(name) and name not in texts.get(t, {}))
+        for tag in stale:
+            out[tag][name] = None
+        if stale:
+            notes.append(
+                f"dropped the {name} in {', '.join(stale)}: it translated the old text; "
+                f"give it again with --lang {stale[0]} --{name} '...'"
+            )
+    for tag, block in texts.items():
+        out[tag] = {**out.get(tag, {}), **block}
+    return out, notes
+
+
+def _note_texts(
+    out: dict[str, Any],
+    updates: Sequence[ProgressUpdate],
+    at: datetime,
+    lang: str | None,
+    text: str,
+    translations: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """Translations ``out`` with an update's texts: with ``lang``, ``text`` translates the
+    latest of ``updates``; else ``translations`` ({tag: text}) translate the new one at ``at``."""
+    notes: dict[str, str] = {_lang(tag): note for tag, note in (translations or {}).items()}
+    if lang is not None:
+        if not updates:
+            raise InvalidChange("there is no update to translate yet; add it first without --lang")
+        at = max(u.at for u in updates)
+        notes[lang] = text
+    for tag, note in notes.items():
+        block = out.setdefault(tag, {})
+        block["updates"] = {**block.get("updates", {}), at: note}
+    return out
+
+
 def on(
     flag: Target = None,
     *,
@@ -921,6 +1015,10 @@ def on(
     now: datetime | None = None,
     component: str | None = None,
     read_only: bool | None = None,
+    apology: bool | str | None = None,
+    compensation: str | None = None,
+    lang: str | None = None,
+    translations: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Change:
     """Turn maintenance on, or change the details of the one running (no gap).
 
@@ -930,7 +1028,11 @@ def on(
     maintenance only (``str`` gives your own), returned once in :attr:`Change.secret`.
     ``component`` puts only that part of the site down (``"payments"``; the app's
     ``components`` option says what belongs to it); ``read_only`` then blocks only
-    its writes.
+    its writes. ``apology`` (``True``: the page's translated sentence, or your words)
+    and ``compensation`` ("a 10% voucher: SORRY10") are shown when set; ``""`` or
+    ``False`` removes them. With ``lang="fr"`` the texts given (reason, message,
+    apology, compensation) are that language's, kept beside the default language's;
+    ``translations={"fr": {"reason": ...}}`` gives several languages at once.
     """
     now = now or _now()
     _component(component)
@@ -941,6 +1043,8 @@ def on(
         )
     changes: dict[str, Any] = {"kind": kind, "reason": reason, "message": message}
     changes = {name: value for name, value in changes.items() if value is not None}
+    changes |= _amends(apology, compensation)
+    texts = _texts_in(lang, changes, translations)
     if eta is not None:
         changes["eta"] = _eta(eta, now)
     if expires is not None:
@@ -979,6 +1083,8 @@ def on(
                 components=kept.components if kept else {},
             )
         data = {**running.model_dump(), **changes}
+        data["translations"], dropped = _merged_texts(running, data, texts)
+        notes.extend(dropped)
         if extra_allow:
             data["allow"] = tuple(dict.fromkeys((*running.allow, *extra_allow)))
         return _validated(data)
@@ -989,6 +1095,16 @@ def on(
     return _finish(
         "on", where, action, written, now, secret=token, warnings=tuple(notes), component=component
     )
+
+
+def _amends(apology: bool | str | None, compensation: str | None) -> dict[str, Any]:
+    """The apology and compensation fields a change sets (None: left as they are)."""
+    out: dict[str, Any] = {}
+    if apology is not None:
+        out["apology"] = (apology.strip() or False) if isinstance(apology, str) else apology
+    if compensation is not None:
+        out["compensation"] = compensation.strip() or None
+    return out
 
 
 def _duration_or_when(value: When) -> ETA:
@@ -1007,13 +1123,24 @@ def update(
     eta: ETA | None = None,
     now: datetime | None = None,
     component: str | None = None,
+    apology: bool | str | None = None,
+    compensation: str | None = None,
+    lang: str | None = None,
+    translations: Mapping[str, str] | None = None,
 ) -> Change:
     """Add a timestamped progress note to the running maintenance (and optionally a new ETA).
 
-    With ``component``, to that component's maintenance.
+    With ``component``, to that component's maintenance. ``apology`` and
+    ``compensation`` change as in :func:`on`. With ``lang="fr"``, ``text`` is the
+    French text of the latest update (no new note); ``translations={"fr": "..."}``
+    gives the new note's text in other languages.
     """
     now = now or _now()
     _component(component)
+    key = _lang(lang) if lang is not None else None
+    amends = _amends(apology, compensation)
+    own = {k: amends.pop(k) for k in _TEXT_FIELDS if key and isinstance(amends.get(k), str)}
+    notes: list[str] = []
     new_eta = _eta(eta, now) if eta is not None else None
     if not text or not text.strip():
         raise InvalidChange("the update is empty; say what changed, e.g. 'Database migrated'")
@@ -1030,7 +1157,11 @@ def update(
             what = f"component {component!r}" if component else "maintenance"
             raise InvalidChange(f"{what} is not on ({where}); nothing to update. Turn it on first")
         data = running.model_dump()
-        data["updates"] = [*running.updates, {"at": now, "text": text}]
+        if key is None:
+            data["updates"] = [*running.updates, {"at": now, "text": text}]
+        data |= amends
+        texts, notes[:] = _merged_texts(running, data, {key: own} if key and own else {})
+        data["translations"] = _note_texts(texts, running.updates, now, key, text, translations)
         if new_eta is not None:
             if running.eta is not None and new_eta != running.eta:
                 data["eta_revised_at"] = now  # one time, not a history of estimates
@@ -1038,7 +1169,9 @@ def update(
         return _validated(data)
 
     written = where.change(_scoped(component, decide))
-    return _finish("update", where, "updated", written, now, component=component)
+    return _finish(
+        "update", where, "updated", written, now, component=component, warnings=tuple(notes)
+    )
 
 
 def off(
@@ -1093,7 +1226,7 @@ def schedule(
     flag: Target = None,
     *,
     start: When,
-    end: ETA,
+    end: ETA | None = None,
     timezone: str = "UTC",
     kind: Literal["planned", "unplanned"] = "planned",
     reason: str | None = None,
@@ -1104,13 +1237,42 @@ def schedule(
     auto_end: bool = False,
     now: datetime | None = None,
     component: str | None = None,
+    apology: bool | str | None = None,
+    compensation: str | None = None,
+    lang: str | None = None,
+    translations: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Change:
     """Plan a window: the banner shows from ``announce`` before ``start`` (default 48 hours),
     maintenance starts by itself at ``start`` and ends with :func:`off` (or at ``end``
     with ``auto_end``). Text times without an offset are read in ``timezone``; an
     ``end`` duration counts from the start. Less than 48 hours' notice gives a warning.
-    With ``component``, the window takes only that component down.
+    With ``component``, the window takes only that component down. ``apology`` and
+    ``compensation`` are shown while the window is on (see :func:`on`).
+    ``translations={"fr": {"reason": ...}}`` gives the window's texts in other languages.
+    With ``lang="fr"`` the texts given are that language's and go to the window already
+    starting at ``start`` (schedule it in the default language first); ``end`` is then
+    not needed and the window's other details stay as they are.
     """
+    if lang is not None:
+        return _translate_window(
+            flag,
+            start,
+            timezone,
+            lang,
+            now or _now(),
+            component,
+            translations,
+            {
+                "reason": reason,
+                "message": message,
+                "affected": list(affected) or None,
+                "unaffected": list(unaffected) or None,
+                **_amends(apology, compensation),
+            },
+        )
+    if end is None:
+        raise InvalidChange("end: give when the window ends (an ISO time, 4h, or 3h..5h)")
+    texts = _texts_in(None, {}, translations)
     now = now or _now()
     _component(component)
     try:
@@ -1141,6 +1303,8 @@ def schedule(
         "affected": list(affected),
         "unaffected": list(unaffected),
         "auto_end": auto_end,
+        **_amends(apology, compensation),
+        "translations": texts,
     }
     if lead is not None:
         try:
@@ -1181,6 +1345,58 @@ def schedule(
         window=added,
         warnings=tuple(warnings),
         component=component,
+    )
+
+
+def _translate_window(
+    flag: Target,
+    start: When,
+    timezone: str,
+    lang: str,
+    now: datetime,
+    component: str | None,
+    translations: Mapping[str, Mapping[str, Any]] | None,
+    given: dict[str, Any],
+) -> Change:
+    """``schedule(lang=...)``: the texts given, in ``lang``, added to the window at ``start``."""
+    own = {name: value for name, value in given.items() if value is not None}
+    if not own or not isinstance(own.get("apology", ""), str):
+        raise InvalidChange(
+            "lang: give the window's text in that language too, e.g. --lang fr --reason '...'"
+        )
+    texts = _texts_in(None, {}, translations)
+    texts.setdefault(_lang(lang), {}).update(own)
+    try:
+        ZoneInfo(timezone)
+        begin = _moment(start, timezone, now)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidChange(str(exc)) from None
+    found: list[Window] = []
+
+    def decide(current: Current) -> MaintenanceState:
+        if current.problem is not None or current.state is None:
+            raise InvalidChange(current.problem or f"no window starts at {begin.isoformat()}")
+        data = current.state.model_dump()
+        for window in data["windows"]:
+            if window["start"] == begin:
+                merged = {**window["translations"]}
+                for tag, block in texts.items():
+                    merged[tag] = {**merged.get(tag, {}), **block}
+                window["translations"] = merged
+                break
+        else:
+            raise InvalidChange(
+                f"lang: no window starts at {begin.isoformat()}; schedule it in the default "
+                "language first, then give its translation with the same --start"
+            )
+        new = _validated(data)
+        found[:] = [w for w in new.windows if w.start == begin]
+        return new
+
+    where = store(flag)
+    written = where.change(_scoped(component, decide))
+    return _finish(
+        "schedule", where, "scheduled", written, now, window=found[0], component=component
     )
 
 
@@ -1235,10 +1451,19 @@ def clear_schedule(
 
 
 def _serves(document: dict[str, Any], expected: Status) -> bool:
-    """Whether a status document (``status_path``) shows what ``expected`` says."""
-    on = document.get("status", {}).get("indicator") not in (None, "none")
+    """Whether a status document (``status_path``) shows what ``expected`` says.
+
+    The site is down for indicators other than ``none`` and ``minor`` (only components
+    down); a component the document lists must show the same (up or down) as expected.
+    """
+    on = document.get("status", {}).get("indicator") not in (None, "none", "minor")
     if on != expected.on:
         return False
+    if not on:
+        listed = {c.get("id"): c.get("status") for c in document.get("components", ())}
+        for name, part in expected.components.items():
+            if name in listed and (listed[name] != "operational") != part.on:
+                return False
     entries = [*document.get("incidents", ()), *document.get("scheduled_maintenances", ())]
     if expected.on and expected.state is not None:
         running = [e for e in entries if e.get("status") != "scheduled"]

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, Unpack
 from urllib.parse import quote
 
 from . import i18n
-from .banner import banner_context, load_banner_template
-from .hooks import Event, fire
+from .banner import DISMISS_COOKIE, DISMISS_URL, banner_context, banner_id, load_banner_template
 from .render import Page, Renderer, Response, Variant, _check_brand, assemble, negotiate
 from .rules import (
     Networks,
@@ -43,7 +42,6 @@ from .schedule import Banner, Evaluation, Phase, evaluate, evaluate_components
 from .settings import Options, Settings
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
 from .state import MaintenanceState, Window
-from .status import StatusParts, status_body, status_headers, status_parts
 
 if TYPE_CHECKING:
     import asyncio
@@ -51,7 +49,9 @@ if TYPE_CHECKING:
     import jinja2
 
     from .claims import ClaimStore, Identity
+    from .hooks import Event
     from .render import ComponentView
+    from .status import StatusParts
 
 __all__ = [
     "Decision",
@@ -108,6 +108,24 @@ _SECOND_US: Final = 1_000_000
 _MAX_CACHED_RESPONSES: Final = 256
 #: Open ends of the span in which a cached 503 stays exact (microseconds since the epoch).
 _NEVER: Final = 1 << 62
+
+
+#: How long a dismissed banner stays hidden (the id changes with the window anyway).
+_DISMISS_MAX_AGE: Final = 30 * 24 * 3600
+_DISMISS_MARK: Final = DISMISS_URL.encode("ascii")
+#: Left as they are in the dismiss link and its redirect (no ``&``, quotes or ``\\``).
+_LINK_SAFE: Final = "/!$()*+,=:@-._~"
+
+
+def _dismissed(cookie_header: str, ident: str) -> bool:
+    """Whether the Cookie header holds the dismiss cookie with the value ``ident``."""
+    if len(cookie_header) > _MAX_COOKIE_HEADER:
+        return False
+    for part in cookie_header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == DISMISS_COOKIE and value.strip('"') == ident:
+            return True
+    return False
 
 
 def _digest_matches(digest: str, token: str) -> bool:
@@ -365,6 +383,8 @@ class Snapshot:
         (),
     )
     _decisions: dict[str, Decision] = field(default_factory=dict)
+    #: The banner's id (what a dismissal is remembered under), per banner kind.
+    _banner_ids: dict[str, str] = field(default_factory=dict)
     #: Rendered bodies per (variant, overrun, locale, root).
     _pages: dict[tuple[Variant, bool, str, str], Page] = field(default_factory=dict)
     #: Per (Accept, Accept-Language, root) as sent: the span [from, until) in which the
@@ -464,6 +484,8 @@ class Maintenance:
             self._hooks = (*self._hooks, follow(settings))
         #: Adapters skip the engine while off only if the path cannot be the status document.
         self.status_path = settings.status_path or "\x00"
+        #: Where the banner's dismiss link goes (under the bypass path, the library's own).
+        self._dismiss_prefix = settings.bypass_path + "dismiss/"
         #: The status document's clock-free entries for one snapshot, and its answers for
         #: one snapshot and second (the document's clock-dependent members change no faster).
         self._status_parts: tuple[Snapshot, StatusParts] | None = None
@@ -624,6 +646,8 @@ class Maintenance:
         current = self._snapshot
         # Partial maintenance: only with the components option, only while the site is up.
         parts = self._down(docs, now) if self._components and not found.on else {}
+        if not parts and not found.on and found.banner is None and self._components:
+            found = self._announce_part(docs, now, found)
         if (
             current.on == found.on
             and current.state == found.state
@@ -698,6 +722,22 @@ class Maintenance:
                     down[name] = found
         return {name: down[name] for name in self._components if name in down}
 
+    def _announce_part(
+        self, docs: tuple[MaintenanceState, ...], now: datetime, found: Evaluation
+    ) -> Evaluation:
+        """``found`` with the banner announcing a component's window, if one is inside its
+        announcement period (only while the site has no banner and no component is down)."""
+        from dataclasses import replace
+
+        from .schedule import announced_component
+
+        ahead = announced_component(docs, self._components, now)
+        if ahead is None:
+            return found
+        name, window = ahead
+        label = self._components[name].label or name
+        return replace(found, banner=Banner("upcoming", window=window, component=label))
+
     def _partial(
         self, found: Evaluation, parts: dict[str, Evaluation], docs: tuple[MaintenanceState, ...]
     ) -> Snapshot:
@@ -757,6 +797,8 @@ class Maintenance:
         Claimed like the site's transitions (one notification per change fleet-wide),
         in the store of the first source, under keys that name the component.
         """
+        from .hooks import Event, fire  # at the first transition: a worker left off never pays
+
         events: list[Event] = []
         for name, part in new.items():
             before = old.get(name)
@@ -833,6 +875,8 @@ class Maintenance:
         With hooks, each transition is claimed first in the store of the source that made
         it (:mod:`~maintenance_mode.claims`): one process of the fleet notifies it.
         """
+        from .hooks import Event, fire  # at the first transition: a worker left off never pays
+
         state = new.state if new.state is not None else old.state
         hooks = self._hooks
         ended, seen = old.on and not new.on, self._seen
@@ -976,6 +1020,8 @@ class Maintenance:
         path = request.path
         if path is not None and path == s.status_path and request.checked_path() is not None:
             return self._status_decision(snapshot, request.method == "HEAD")
+        if path is not None and path.startswith(self._dismiss_prefix) and s.banner:
+            return Decision("respond", self._dismiss_redirect(request))
         if not snapshot.on or snapshot.state is None:
             if snapshot.routes:  # partial maintenance: is this a down component's path?
                 path = request.checked_path()
@@ -984,7 +1030,7 @@ class Maintenance:
                         return self.decide_part(snapshot, part, request, render=render)
             if snapshot.banner is None or request.method == "HEAD" or not s.banner:
                 return PASS
-            return self._with_banner(snapshot, snapshot.banner, request.accept_language, render)
+            return self._with_banner(snapshot, snapshot.banner, request, render)
         # A secret for this maintenance only (`on --secret`): the document holds its SHA-256.
         digest = snapshot.state.bypass_sha256
         if (
@@ -1004,7 +1050,7 @@ class Maintenance:
         if (s.read_only or snapshot.read_only) and request.method in _SAFE_METHODS:
             if s.read_only_banner and s.banner and request.method != "HEAD":
                 banner = Banner("read_only", state=snapshot.state)
-                return self._with_banner(snapshot, banner, request.accept_language, render)
+                return self._with_banner(snapshot, banner, request, render)
             return PASS
         if self._bypass_ips and self._bypass_ips.matches(
             client_key(request.peer, request.forwarded_for, self._proxies)
@@ -1039,27 +1085,76 @@ class Maintenance:
         return self._blocked(snapshot, accept, head, request.accept_language, request.root, render)
 
     def _with_banner(
-        self, snapshot: Snapshot, banner: Banner, accept_language: str | None, render: bool = True
+        self, snapshot: Snapshot, banner: Banner, request: RequestInfo, render: bool = True
     ) -> Decision:
-        """A pass that carries the rendered banner (once per snapshot, kind and locale)."""
+        """A pass that carries the rendered banner (once per snapshot, kind and locale),
+        or a plain pass when the visitor dismissed this very banner (its id in a cookie)."""
+        ident = snapshot._banner_ids.get(banner.kind)
+        if ident is None:
+            ident = snapshot._banner_ids[banner.kind] = banner_id(banner, snapshot.views[1])
+        if request.cookie and ident in request.cookie and _dismissed(request.cookie, ident):
+            return PASS
         if not render and self._rendering is None:
             return DEFERRED  # the renderer is not loaded yet: not on an event loop
-        locale = self._renderer.negotiate_locale(accept_language)
+        locale = self._renderer.negotiate_locale(request.accept_language)
         key = f"{banner.kind}:{locale}"
         decision = snapshot._decisions.get(key)
         if decision is None:
             if not render:
                 return DEFERRED
-            html = self.render_banner(banner, locale, snapshot=snapshot)
+            html = self.render_banner(banner, locale, snapshot=snapshot, dismiss=True)
             decision = snapshot._decisions[key] = Decision("pass", banner=html) if html else PASS
+        if decision.banner and _DISMISS_MARK in decision.banner:  # a link back to this page
+            here = request.checked_path() or "/"
+            link = f"{request.root.rstrip('/')}{self._dismiss_prefix}{ident}{here}"
+            url = quote(link, safe=_LINK_SAFE, errors="surrogateescape").encode("ascii")
+            return Decision("pass", banner=decision.banner.replace(_DISMISS_MARK, url))
         return decision
 
+    def _dismiss_redirect(self, request: RequestInfo) -> Response:
+        """303 back to the page the dismiss link was on, with the cookie that hides the banner.
+
+        The link is ``<bypass_path>dismiss/<banner id>/<app path>``: the target is always
+        this app's own path (leading slashes folded, so never another site), and an id that
+        is not one is not stored.
+        """
+        from werkzeug.http import dump_cookie
+
+        path = request.checked_path() or ""
+        ident, _, back = path[len(self._dismiss_prefix) :].partition("/")
+        root = quote(request.root.rstrip("/"), safe=_LINK_SAFE, errors="surrogateescape")
+        here = quote("/" + back.lstrip("/\\"), safe=_LINK_SAFE, errors="surrogateescape")
+        headers = [("Location", root + here)]
+        if 8 <= len(ident) <= 64 and all(c in "0123456789abcdef" for c in ident):
+            cookie = dump_cookie(
+                DISMISS_COOKIE,
+                ident,
+                max_age=_DISMISS_MAX_AGE,
+                path=root + "/",
+                secure=request.scheme == "https",
+                httponly=True,
+                samesite="Lax",
+            )
+            headers.append(("Set-Cookie", cookie))
+        headers += [
+            ("Cache-Control", "no-store"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", "0"),
+        ]
+        return Response(303, tuple(headers), b"")
+
     def render_banner(
-        self, banner: Banner, locale: str | None = None, *, snapshot: Snapshot | None = None
+        self,
+        banner: Banner,
+        locale: str | None = None,
+        *,
+        snapshot: Snapshot | None = None,
+        dismiss: bool = False,
     ) -> bytes:
         """The banner's HTML (``banner.html``) in ``locale``; a failure is logged, never raised.
 
         ``snapshot`` gives the components under maintenance and those up (partial maintenance).
+        With ``dismiss`` the dismiss link is a placeholder the engine fills in per request.
         """
         locale = locale or self._renderer.catalogs.default
         _, down, up = snapshot.views if snapshot is not None else (None, (), ())
@@ -1071,8 +1166,11 @@ class Maintenance:
                 lang=locale,
                 down=down,
                 up=up,
+                dismiss_url=DISMISS_URL if dismiss else None,
+                text_lang=i18n.language_tag(self._renderer.text_locale),
             )
-            return (self._rendering or self._warm())[1].render(context).encode("utf-8")
+            html = (self._rendering or self._warm())[1].render(context)
+            return i18n.typeset_html(html, locale).encode("utf-8")
         except Exception:
             logger.exception("template banner.html failed to render; no banner sent")
             return b""
@@ -1112,6 +1210,9 @@ class Maintenance:
         second = (self._now_us() - phase) // _SECOND_US
         cached = self._status_cache
         if cached is None or cached[0] is not snapshot or cached[1] != second:
+            # Loaded by the first status request: a worker nobody polls never pays for it.
+            from .status import status_body, status_headers, status_parts
+
             state = snapshot.state if snapshot.on else None
             parts = self._status_parts
             if parts is None or parts[0] is not snapshot:
@@ -1362,7 +1463,7 @@ class Maintenance:
             and request.method != "HEAD"
             and self.settings.banner
         ):
-            return self._with_banner(site, site.banner, request.accept_language, render)
+            return self._with_banner(site, site.banner, request, render)
         return decision
 
     @property
@@ -1394,19 +1495,21 @@ class Maintenance:
         is_static: bool = False,
         is_staff: bool = False,
         is_superuser: bool = False,
+        render: bool = True,
     ) -> Decision:
         """Second look at a passed request while components are down (after routing).
 
         A view of a down component gets that component's decision (then
         :meth:`decide_view`: exempt views, static files, staff); anything else keeps
-        ``decision``. Costs nothing unless a component is down.
+        ``decision``. Costs nothing unless a component is down. ``render`` as for
+        :meth:`decide` (:data:`DEFERRED` when a page must be rendered first).
         """
         if not snapshot.down or decision.action != "pass":
             return decision
         part = self.part_for_view(snapshot, view, view_name)
         if part is None:
             return decision
-        found = self.decide_part(snapshot, part, request)
+        found = self.decide_part(snapshot, part, request, render=render)
         return self.decide_view(
             found,
             view=view,

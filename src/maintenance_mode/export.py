@@ -340,10 +340,12 @@ def _render(
         files[f"maintenance.{tag}.html.asis"] = _asis(
             "503 Service Unavailable", _static_headers(response.headers, retry), body
         )
-        variants.append((f"maintenance.{tag}.html.asis", "text/html", 1.0, tag))
+        variants.append((f"maintenance.{tag}.html.asis", "text/html", 0.9, tag))
+    # Source qualities in the app's order at equal q (JSON, text, HTML): */* and no Accept
+    # get problem+json, a browser's text/html (q=1) against its */*;q=0.8 gets the page.
     for variant, name, kind, quality in (
-        ("json", "problem.json", "application/problem+json", 0.9),
-        ("text", "maintenance.txt", "text/plain", 0.8),
+        ("json", "problem.json", "application/problem+json", 1.0),
+        ("text", "maintenance.txt", "text/plain", 0.95),
     ):
         page = renderer.page(variant, state, overrun=overrun, locale=default, retry_after=retry)  # type: ignore[arg-type]
         response = assemble(page, retry)
@@ -401,10 +403,42 @@ def _static_headers(headers: tuple[tuple[str, str], ...], retry: int) -> list[tu
     return [*kept, *extra, ("Vary", "Accept, Accept-Language"), ("Retry-After", str(retry))]
 
 
+#: Accept, as a proxy's first-match regular expressions (nginx's PCRE and Caddy's RE2 alike,
+#: case-insensitive), following ``render.negotiate`` without weighing q-values: types listed
+#: at full weight (no q, or q=1) first, then those with a lower non-zero q; within each, the
+#: app's own order (JSON, text/plain, text/html, application/*, text/*, */*). See docs/proxies.md.
+_FULL: Final = r"(\s*;\s*([^q\s,;][^,;]*|q\s*=\s*1(\.0*)?\s*))*\s*(,|$)"
+_PART: Final = r"\s*;[^,]*q\s*=\s*0?\.[0-9]*[1-9]"
+_TYPES: Final = (
+    (r"application/(problem\+)?json", "json"),
+    (r"text/plain", "text"),
+    (r"text/html", "html"),
+    (r"application/\*", "json"),
+    (r"text/\*", "text"),
+    (r"\*/\*", "json"),
+)
+_ACCEPT_RULES: Final[tuple[tuple[str, str], ...]] = (
+    (r"^\s*$", "json"),  # no Accept, or an empty one: an API client
+    (r"^.{1000}.{25}", "html"),  # overlong (render._MAX_ACCEPT): the page, for a person
+    *((rf"(^|,)\s*{kind}{_FULL}", variant) for kind, variant in _TYPES),
+    *((rf"(^|,)\s*{kind}{_PART}", variant) for kind, variant in _TYPES),
+)
+
+
+def _proxy_variant(accept: str | None) -> str:
+    """The variant a proxy configuration picks for ``accept`` (tests compare it to the app's)."""
+    for pattern, variant in _ACCEPT_RULES:
+        if re.search(pattern, accept or "", re.IGNORECASE):
+            return variant
+    return "html"
+
+
 def _haproxy_lua(settings: Settings, languages: tuple[str, ...]) -> bytes:
     template = _template("haproxy.lua")
     text: str = template.render(
         status_path=settings.status_path or "",
+        json_exact=[p for p in settings.json_paths if p == "/" or not p.endswith("/")],
+        json_prefixes=[p for p in settings.json_paths if p != "/" and p.endswith("/")],
         languages=languages,
         default=languages[0],
         retry_default=_retry_after(settings, None, datetime.now(UTC)),
@@ -636,6 +670,8 @@ def proxy_snippet(
     :func:`export` keeps in step with the flag) exists, the server answers 503 by
     itself, except for the ``allow`` and ``health_paths`` options, the status
     document, and the ``bypass_ips``. No reload is needed for either to switch.
+    Either way the export's form follows the app's negotiation (``Accept``, and
+    ``json_paths`` always problem+json), as closely as each server can express it.
     ``settings`` None reuses the options of the last export into ``out_dir``.
     """
     from . import i18n
@@ -671,6 +707,8 @@ def proxy_snippet(
     prefixes: list[str] = []
     for entry in (*s.health_paths, *s.allow):
         (prefixes if entry.endswith("/") and entry != "/" else exact).append(entry)
+    json_exact = [entry for entry in s.json_paths if entry == "/" or not entry.endswith("/")]
+    json_prefixes = [entry for entry in s.json_paths if entry not in json_exact]
     host, _, port = listen.rpartition(":")
     context = {
         "out_dir": str(out),
@@ -691,6 +729,10 @@ def proxy_snippet(
         # Longest first: several servers stop at the first pattern that matches.
         "prefixes": sorted(prefixes, key=len, reverse=True),
         "bypass_ips": list(s.bypass_ips),
+        # The json_paths option: answered with problem+json whatever the Accept.
+        "json_exact": json_exact,
+        "json_prefixes": sorted(json_prefixes, key=len, reverse=True),
+        "accept_rules": _ACCEPT_RULES,
         "languages": languages,
         "default_language": languages[0],
         # Longest tag first (pt-BR before pt), for first-match language maps.

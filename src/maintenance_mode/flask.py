@@ -501,6 +501,34 @@ def _writes(verb: _Verbish) -> _Verbish:
     )(verb)
 
 
+def _amends(verb: _Verbish) -> _Verbish:
+    """``--apology [TEXT]``, ``--no-apology`` and ``--compensation TEXT`` (on, update, schedule)."""
+
+    def amended(**options: Any) -> None:
+        if options.pop("no_apology"):
+            if options["apology"] is not None:
+                raise _Invalid("--apology and --no-apology do not go together; give one")
+            options["apology"] = False
+        verb(**options)
+
+    amended.__doc__, amended.__name__ = verb.__doc__, verb.__name__
+    amended = click.option(
+        "--compensation",
+        metavar="TEXT",
+        help="What visitors get for the trouble, e.g. 'a 10% voucher: SORRY10' ('' removes it).",
+    )(amended)
+    amended = click.option("--no-apology", is_flag=True, help="Remove the apology.")(amended)
+    return click.option(
+        "--apology",
+        is_flag=False,
+        flag_value="",
+        default=None,
+        callback=lambda ctx, param, value: True if value == "" else value,
+        metavar="[TEXT]",
+        help="Apologise on the page: the translated fixed sentence, or your own TEXT.",
+    )(amended)
+
+
 def _usage(verb: str, options: Mapping[str, Any]) -> None:
     from ._verbs import usage_problem
 
@@ -559,6 +587,12 @@ _KINDS = click.Choice(["planned", "unplanned"])
 )
 @click.option("--message", help="A further sentence for visitors.")
 @click.option(
+    "--lang",
+    metavar="TAG",
+    help="The texts given (--reason, --message...) are in this language (fr, pt-BR); kept "
+    "beside the default language's.",
+)
+@click.option(
     "--eta",
     metavar="WHEN",
     help="Expected end: a duration (2h, 90m), an ISO 8601 time with an offset, "
@@ -594,6 +628,7 @@ _KINDS = click.Choice(["planned", "unplanned"])
     help="The site's address, to print --secret's bypass URL in full.",
 )
 @_writes
+@_amends
 def _on(**options: Any) -> None:
     """Turn maintenance on, or change the details of the running one (no gap)."""
     _apply("on", options)
@@ -602,7 +637,13 @@ def _on(**options: Any) -> None:
 @maintenance_command.command("update", short_help="Add a progress note while on.")
 @click.argument("text")
 @click.option("--eta", metavar="WHEN", help="A new expected end (replaces the old one).")
+@click.option(
+    "--lang",
+    metavar="TAG",
+    help="TEXT translates the latest update into this language (fr, pt-BR); adds no new note.",
+)
 @_writes
+@_amends
 def _update(**options: Any) -> None:
     """Add a timestamped progress note (TEXT) to the running maintenance, with no gap."""
     _apply("update", options)
@@ -639,6 +680,7 @@ def _update(**options: Any) -> None:
 @click.option("--auto-end", is_flag=True, help="Switch off by itself at the (latest) end.")
 @click.option("--clear", is_flag=True, help="Remove every window that has not started.")
 @_writes
+@_amends
 def _schedule(**options: Any) -> None:
     """Plan a window: the site stays up, with a banner from the announcement time, until
     the window starts; it then switches on by itself. It ends with 'flask maintenance off'

@@ -33,7 +33,7 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from gettext import NullTranslations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -59,7 +59,14 @@ DOMAIN: Final = "maintenance_mode"
 #: The language of the msgids; always available, needs no catalog.
 SOURCE_LOCALE: Final = "en"
 _MAX_ACCEPT_LANGUAGE = 512
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_PLACEHOLDER = r"%\((\w+)\)s"
+
+
+@cache
+def _re(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled at its first use: rendering needs these, a worker that is off
+    never does (compiling them all at import cost about 2 ms of every start-up)."""
+    return re.compile(pattern)
 
 
 def N_(message: str) -> str:
@@ -122,7 +129,7 @@ def _canonical(name: str, where: Path | None = None) -> str:
 def _check_message(msgid: object, msgstr: str, where: str) -> None:
     """A translation must format with exactly the msgid's placeholders (never raise later)."""
     ids = tuple(msgid) if isinstance(msgid, tuple | list) else (str(msgid),)
-    names = {name for text in ids for name in _PLACEHOLDER.findall(text)}
+    names = {name for text in ids for name in _re(_PLACEHOLDER).findall(text)}
     try:
         msgstr % dict.fromkeys(names, "x")
     except (KeyError, ValueError, TypeError) as exc:
@@ -469,31 +476,28 @@ _SINGLE_OPEN: Final = {"en": "\u2018", "de": "\u201a", "fr": "\u2018", "es": "\u
 # entities, <script>/<style>/<pre>/<code> elements) are never changed and count as symbols.
 _GLUE_BASE, _SOLID_BASE, _SPAN = 0xF0000, 0xF8000, 0x8000
 _GLUE = "[\U000f0000-\U000f7fff]*"
-_PLANE15 = re.compile("[\U000f0000-\U000ffffd]")
-_SOLID = re.compile(
-    r"`[^`\n]*`"  # code, as operators write it
+# Patterns are strings (flags inline), compiled at first use by _re.
+_PLANE15 = "[\U000f0000-\U000ffffd]"
+_SOLID = (
+    r"(?i)`[^`\n]*`"  # code, as operators write it
     r"|\b(?:[a-z][a-z0-9+.-]*://|mailto:|tel:|www\.)[^\s<>\"`«»“”„\U000f0000-\U000ffffd]*"  # URLs
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail addresses
-    re.IGNORECASE,
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
 )
-_RAW_ELEMENT = re.compile(
-    r"<(script|style|pre|code|kbd|samp|textarea)\b[^>]*>.*?</\1\s*>|<!--.*?-->",
-    re.IGNORECASE | re.DOTALL,
-)
-_TAG = re.compile(r"<[/!?]?[a-zA-Z][^>]*>")
-_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);")
+_RAW_ELEMENT = r"(?is)<(script|style|pre|code|kbd|samp|textarea)\b[^>]*>.*?</\1\s*>|<!--.*?-->"
+_TAG = r"<[/!?]?[a-zA-Z][^>]*>"
+_ENTITY = r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);"
 #: Quotes as Jinja2, Django or MarkupSafe escape them (needed in attributes, not in text).
-_QUOTE_ENTITY = re.compile(r"&(?:#0*3[49]|#[xX]0*2[27]|quot|apos);")
-_LANG_START = re.compile(r"<([a-zA-Z][\w-]*)\b[^>]*?\slang=\"([^\"]*)\"[^>]*>")
+_QUOTE_ENTITY = r"&(?:#0*3[49]|#[xX]0*2[27]|quot|apos);"
+_LANG_START = r"<([a-zA-Z][\w-]*)\b[^>]*?\slang=\"([^\"]*)\"[^>]*>"
 #: After a letter (tags between allowed): where French wants its no-break spaces.
 _WORD_END = rf"([^\W\d_]{_GLUE}|[»)\]]{_GLUE})"
 _FR_RULES: Final = (
-    (re.compile(rf"[ \u2009\u202f]+(?={_GLUE}:)"), NBSP),  # "Début :" (not 10:30, not URLs)
-    (re.compile(rf"{_WORD_END}:(?={_GLUE}(?:\s|$))"), rf"\1{NBSP}:"),  # "Début:" too
-    (re.compile(rf"[ \u00a0\u2009]+(?={_GLUE}[;!?])"), NNBSP),  # "Quoi ?" (narrow)
-    (re.compile(rf"{_WORD_END}([;!?])(?={_GLUE}(?:[\s»)!?.]|$))"), rf"\1{NNBSP}\2"),
-    (re.compile("«[ \u00a0\u2009\u202f]*"), "«" + NBSP),  # « texte »
-    (re.compile("[ \u00a0\u2009\u202f]*»"), NBSP + "»"),
+    (rf"[ \u2009\u202f]+(?={_GLUE}:)", NBSP),  # "Début :" (not 10:30, not URLs)
+    (rf"{_WORD_END}:(?={_GLUE}(?:\s|$))", rf"\1{NBSP}:"),  # "Début:" too
+    (rf"[ \u00a0\u2009]+(?={_GLUE}[;!?])", NNBSP),  # "Quoi ?" (narrow)
+    (rf"{_WORD_END}([;!?])(?={_GLUE}(?:[\s»)!?.]|$))", rf"\1{NNBSP}\2"),
+    ("«[ \u00a0\u2009\u202f]*", "«" + NBSP),  # « texte »
+    ("[ \u00a0\u2009\u202f]*»", NBSP + "»"),
 )
 
 
@@ -501,12 +505,12 @@ def _language(locale: str) -> str:
     return locale.replace("-", "_").split("_")[0].lower()
 
 
-def _protect(text: str, spans: list[str], pattern: re.Pattern[str], base: int) -> str:
+def _protect(text: str, spans: list[str], pattern: str, base: int) -> str:
     def hold(match: re.Match[str]) -> str:
         spans.append(match.group(0))
         return chr(base + len(spans) - 1)
 
-    return pattern.sub(hold, text)
+    return _re(pattern).sub(hold, text)
 
 
 def _restore(text: str, spans: list[str]) -> str:
@@ -515,7 +519,7 @@ def _restore(text: str, spans: list[str]) -> str:
         index = code - (_SOLID_BASE if code >= _SOLID_BASE else _GLUE_BASE)
         return spans[index]
 
-    return _PLANE15.sub(back, text)
+    return _re(_PLANE15).sub(back, text)
 
 
 def _rules(text: str, language: str) -> str:
@@ -530,7 +534,7 @@ def _rules(text: str, language: str) -> str:
     text = text.replace("'", "\u2019")
     if language == "fr":
         for pattern, replacement in _FR_RULES:
-            text = pattern.sub(replacement, text)
+            text = _re(pattern).sub(replacement, text)
     return text
 
 
@@ -548,7 +552,7 @@ def typeset(text: str, locale: str) -> str:
     languages are returned as they are. Idempotent: a second pass changes nothing.
     """
     language = _language(locale)
-    if language not in _DOUBLE or _PLANE15.search(text):
+    if language not in _DOUBLE or _re(_PLANE15).search(text):
         return text
     spans: list[str] = []
     held = _protect(text, spans, _SOLID, _SOLID_BASE)
@@ -566,7 +570,7 @@ def typeset_html(html: str, locale: str) -> str:
     that language.
     """
     language = _language(locale)
-    if _PLANE15.search(html):
+    if _re(_PLANE15).search(html):
         return html
     spans: list[str] = []
     held = _protect(html, spans, _RAW_ELEMENT, _SOLID_BASE)
@@ -574,7 +578,7 @@ def typeset_html(html: str, locale: str) -> str:
     if language not in _DOUBLE:
         return _restore(held, spans)
     held = _protect(held, spans, _TAG, _GLUE_BASE)
-    held = _QUOTE_ENTITY.sub(
+    held = _re(_QUOTE_ENTITY).sub(
         lambda m: "'" if m.group(0)[-3:] in ("39;", "27;", "os;") else '"', held
     )
     held = _protect(held, spans, _ENTITY, _SOLID_BASE)
@@ -586,7 +590,7 @@ def _own_languages(html: str, spans: list[str], page: str) -> str:
     """Typeset each element whose ``lang`` differs from the page's, and hold it as solid."""
     out: list[str] = []
     at = 0
-    for start in _LANG_START.finditer(html):
+    for start in _re(_LANG_START).finditer(html):
         if start.start() < at:
             continue  # inside an element already handled
         name, lang = start.group(1).lower(), start.group(2)

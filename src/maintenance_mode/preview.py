@@ -1,7 +1,7 @@
 """``maintenance preview``: the page for sample states, without running the app.
 
 Renders every sample state (planned, unplanned, ETA point, ETA range, overrun,
-with updates, minimal) in every locale with the same :class:`Renderer` and
+with updates, minimal, a component down) in every locale with the same :class:`Renderer` and
 options as the middleware, either to a folder of files (``--out DIR``) or
 served on 127.0.0.1 (``--serve``), where each page is sent as the real 503
 (same headers, same Content-Security-Policy) and reloads by itself when a
@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .render import Renderer, Variant, default_template_dir
+from .render import ComponentView, Renderer, Variant, default_template_dir
 from .settings import Settings
 from .state import ETARange, MaintenanceState, ProgressUpdate, Window
 
@@ -70,6 +70,16 @@ class Sample:
     name: str
     title: str
     state: MaintenanceState
+    #: A component's page (partial maintenance): the component, the parts down, the parts up.
+    parts: tuple[ComponentView | None, tuple[ComponentView, ...], tuple[ComponentView, ...]] = (
+        None,
+        (),
+        (),
+    )
+
+    def page_parts(self) -> dict[str, Any]:
+        """The component keywords of :meth:`Renderer.page` for this sample."""
+        return {"component": self.parts[0], "down": self.parts[1], "up": self.parts[2]}
 
 
 def sample_states(now: datetime | None = None) -> list[Sample]:
@@ -162,7 +172,31 @@ def sample_states(now: datetime | None = None) -> list[Sample]:
             ),
         ),
         Sample("minimal", "No details at all (the defaults)", MaintenanceState()),
+        _component_sample(hour),
     ]
+
+
+def _component_sample(hour: datetime) -> Sample:
+    """Partial maintenance: one component down, another down too, two still working."""
+    end = hour + timedelta(hours=2)
+    payments = ComponentView("payments", "Payments and checkout", "/pay/", end, end)
+    search = ComponentView("search", "Site search", "/search", None, hour + timedelta(hours=4))
+    up = (
+        ComponentView("catalogue", "Browsing the catalogue", "/shop"),
+        ComponentView("account", "Your account", "/account/"),
+    )
+    state = MaintenanceState(
+        kind="planned",
+        reason="We are moving to a new payment provider.",
+        started_at=hour - timedelta(minutes=30),
+        eta=end,
+    )
+    return Sample(
+        "component",
+        "One component down (partial maintenance)",
+        state,
+        (payments, (payments, search), up),
+    )
 
 
 def _overrun(state: MaintenanceState, now: datetime) -> bool:
@@ -202,6 +236,7 @@ def render_all(
                     overrun=overrun,
                     locale=locale,
                     retry_after=renderer.settings.retry_after_default,
+                    **sample.page_parts(),
                 )
                 yield Rendered(f"{sample.name}.{locale}.{suffix}", page.body, page.headers)
 
@@ -382,6 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
             overrun=_overrun(sample.state, now),
             locale=locale,
             retry_after=renderer.settings.retry_after_default,
+            **sample.page_parts(),
         )
         headers = tuple((k, v) for k, v in page.headers if k != "Content-Security-Policy")
         csp = dict(page.headers)["Content-Security-Policy"]

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -28,9 +28,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from . import i18n
-from .settings import Brand, PageRenderer, Settings, https_origin
+from .settings import Brand, Contacts, LocalizedLink, PageRenderer, Settings, https_origin
 from .state import ETARange, MaintenanceState, ProgressUpdate, Window
-from .status import latest_updates
 
 if TYPE_CHECKING:  # Jinja2 is imported by the Renderer: a worker that never renders never loads it
     import jinja2
@@ -125,7 +124,11 @@ def negotiate(accept: str | None) -> Variant:
     from werkzeug.http import parse_accept_header
 
     try:
-        best = parse_accept_header(accept, MIMEAccept).best_match(_OFFERED, default="text/html")
+        parsed = parse_accept_header(accept, MIMEAccept)
+        # Media-type parameters (``application/json; charset=utf-8``) do not change
+        # which form is meant, but Werkzeug only matches a type named without them.
+        bare = MIMEAccept([(value.split(";", 1)[0].strip(), q) for value, q in parsed])
+        best = bare.best_match(_OFFERED, default="text/html")
     except ValueError:  # pragma: no cover - werkzeug tolerates junk, but never 500 on it
         return "html"
     return _MEDIA.get(best, "html")
@@ -234,6 +237,90 @@ def _active_window(state: MaintenanceState) -> Window | None:
         if window.start == state.started_at and window.end == state.eta:
             return window
     return None
+
+
+#: The operator's texts a page shows, each a section of its own (see :func:`operator_text`).
+TEXT_SECTIONS: Final = ("reason", "message", "affected", "unaffected", "apology", "compensation")
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateView:
+    """One progress update as the page shows it: ``text`` in the page's language when the
+    operator gave one, else the default language's, then ``lang`` names that language."""
+
+    at: datetime
+    text: str
+    lang: str | None = None
+
+    @property
+    def lang_attr(self) -> str:
+        """`` lang="en"`` when the text is in the default language on another's page, else ""."""
+        from markupsafe import Markup
+
+        return Markup(' lang="{}"').format(self.lang) if self.lang else Markup("")
+
+
+def labels_in(
+    links: Mapping[str, str | LocalizedLink], locale: str, fallback_lang: str | None
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """``links`` (label to href) with each label in ``locale`` where the option gives one
+    (:class:`~maintenance_mode.settings.LocalizedLink`), and each shown label's language:
+    ``fallback_lang`` for a default-language label, None for one in ``locale``."""
+    out: dict[str, str] = {}
+    langs: dict[str, str | None] = {}
+    for label, target in links.items():
+        own = None
+        if isinstance(target, LocalizedLink):
+            own = target.labels.get(locale) or target.labels.get(locale.split("_")[0])
+            target = target.href
+        out[own or label] = target
+        langs[own or label] = None if own else fallback_lang
+    return out, langs
+
+
+def operator_text(
+    state: MaintenanceState | Window,
+    locale: str,
+    fallback_lang: str | None,
+    updates: Sequence[ProgressUpdate] = (),
+    window: Window | None = None,
+) -> tuple[dict[str, Any], dict[str, str | None], list[UpdateView]]:
+    """The operator's texts in ``locale`` where given, each section whole in one language.
+
+    Per section (reason, message, affected, unaffected, apology, compensation, each
+    update), the text of ``state.translations`` for the locale (``fr_CA`` falls back to
+    ``fr``) if it has that section, else the default language's, whole: a section is
+    never mixed. Returns the texts, each section's language (``fallback_lang`` for a
+    default-language section on another language's page, else None) and the updates.
+    ``state`` may be a window (the banner announcing it): its own texts and translations.
+    """
+    block = None
+    if state.translations:
+        block = state.translations.get(locale) or state.translations.get(locale.split("_")[0])
+    texts: dict[str, Any] = {}
+    langs: dict[str, str | None] = {}
+    for name in TEXT_SECTIONS:
+        own = getattr(block, name, None) if block is not None else None
+        if name in {"affected", "unaffected"}:
+            default: Any = getattr(window, name) if window is not None else ()
+            if window is not None and window.translations:  # the window's own first
+                mine = window.translations.get(locale) or window.translations.get(
+                    locale.split("_")[0]
+                )
+                own = getattr(mine, name, None) if mine is not None else None
+        else:
+            default = getattr(state, name, None)
+        if own is not None and (default is not True or name != "apology"):
+            texts[name], langs[name] = own, None
+        else:
+            texts[name] = default
+            langs[name] = fallback_lang if default and not isinstance(default, bool) else None
+    notes = block.updates if block is not None else {}
+    views = [
+        UpdateView(u.at, notes[u.at]) if u.at in notes else UpdateView(u.at, u.text, fallback_lang)
+        for u in updates
+    ]
+    return texts, langs, views
 
 
 def _luminance(color: str) -> float:
@@ -489,6 +576,8 @@ class Renderer:
         window = _active_window(state)
         zones = self._zones(window)
         fmt = i18n.Formatter(locale, zones, translations, now=now)
+        from .status import latest_updates  # with the first page: a worker left off never pays
+
         updates, earlier_updates = latest_updates(state, s.timeline_limit)
         started, earliest, latest = state.started_at, state.eta_earliest, state.eta_latest
         duration = None
@@ -504,6 +593,15 @@ class Renderer:
                 _to_minute(earliest) - shown, _to_minute(latest) - shown, exact_minutes=True
             )
         text_lang = i18n.language_tag(self.text_locale)
+        fallback = None if text_lang == i18n.language_tag(locale) else text_lang
+        texts, langs, update_views = operator_text(state, locale, fallback, updates, window)
+        links, link_langs = labels_in(s.links, locale, fallback)
+        contacts = s.contacts
+        if contacts.social:  # social labels in the page's language too
+            social, social_langs = labels_in(contacts.social, locale, fallback)
+            contacts = contacts.model_copy(update={"social": social})
+            link_langs = {**social_langs, **link_langs}
+        groups, page_links = contact_groups(contacts, links)
         return {
             **i18n.jinja_gettext(translations),
             "site_name": s.site_name,
@@ -511,8 +609,12 @@ class Renderer:
             "tone": s.tone,
             "state": state,
             "kind": state.kind,
-            "reason": state.reason,
-            "message": state.message,
+            **texts,  # reason, message, affected, unaffected, apology, compensation
+            "text_langs": langs,
+            "text_lang_attrs": {
+                name: Markup(' lang="{}"').format(tag) if tag else Markup("")
+                for name, tag in langs.items()
+            },
             "started_at": started,
             "eta": state.eta,
             "eta_earliest": earliest,
@@ -522,13 +624,17 @@ class Renderer:
             "duration": duration,
             "eta_revised": state.eta_revised_at is not None,
             "next_update": next_update_due(state, s.overrun_update_every) if overrun else None,
-            "updates": updates,
+            "updates": update_views,
             "earlier_updates": earlier_updates,
             "window": window,
-            "affected": window.affected if window is not None else (),
-            "unaffected": window.unaffected if window is not None else (),
-            "contacts": s.contacts,
-            "links": list(s.links.items()),
+            "contacts": contacts,
+            "links": list(links.items()),
+            "label_lang_attrs": {
+                label: Markup(' lang="{}"').format(tag) if tag else Markup("")
+                for label, tag in link_langs.items()
+            },
+            "contact_groups": groups,
+            "page_links": page_links,
             "status": 503,
             "locale": locale,
             "lang": i18n.language_tag(locale),
@@ -562,15 +668,21 @@ class Renderer:
     ) -> dict[str, Any]:
         """The RFC 9457 problem document, with the page's facts as extension members.
 
-        Field names and values are machine-stable (English, ISO 8601 UTC); only the
-        default ``detail`` sentence follows the negotiated locale.
+        Field names and values are machine-stable (English, ISO 8601 UTC); ``detail``,
+        ``reason``, ``message`` and the updates' texts follow the negotiated locale where
+        the operator gave that language (else the default language's, whole).
         ``retry_after`` is added per request (see :class:`Page`).
         """
         s = self.settings
-        translations = self.catalogs.translations[locale or self.catalogs.default]
-        detail = state.reason or state.message or translations.gettext(i18n.DEFAULT_DETAIL)
-        contacts = s.contacts.model_dump(exclude_none=True)
+        locale = locale or self.catalogs.default
+        from .status import latest_updates  # with the first page: a worker left off never pays
+
         updates, earlier_updates = latest_updates(state, s.timeline_limit)
+        texts, _, views = operator_text(state, locale, None, updates)
+        detail = self._detail(state, locale)[0]
+        links = labels_in(s.links, locale, None)[0]
+        contacts = s.contacts.model_dump(exclude_none=True)
+        contacts["social"] = labels_in(s.contacts.social, locale, None)[0]
         if not contacts.get("social"):
             contacts.pop("social", None)
         return {
@@ -579,8 +691,8 @@ class Renderer:
             "status": 503,
             "detail": detail,
             "kind": state.kind,
-            "reason": state.reason,
-            "message": state.message,
+            "reason": texts["reason"],
+            "message": texts["message"],
             "started_at": _isoformat(state.started_at) or None,
             "eta": None
             if state.eta is None
@@ -589,12 +701,22 @@ class Renderer:
                 "latest": _isoformat(state.eta_latest),
             },
             "overrun": overrun,
-            "updates": [{"at": _isoformat(u.at), "text": u.text} for u in updates],
+            "updates": [{"at": _isoformat(u.at), "text": u.text} for u in views],
             "earlier_updates": earlier_updates,
             "contacts": contacts,
-            "links": [{"label": label, "href": href} for label, href in s.links.items()],
+            "links": [{"label": label, "href": href} for label, href in links.items()],
             **_component_problem(component, down, up),
         }
+
+    def _detail(self, state: MaintenanceState, locale: str) -> tuple[str, str]:
+        """problem+json's ``detail`` in ``locale`` and the language it is in (for
+        ``Content-Language``): the reason, else the message, else the fixed sentence."""
+        texts, langs, _ = operator_text(state, locale, i18n.language_tag(self.text_locale))
+        for name in ("reason", "message"):
+            if texts[name]:
+                return texts[name], langs[name] or i18n.language_tag(locale)
+        fixed = self.catalogs.translations[locale].gettext(i18n.DEFAULT_DETAIL)
+        return fixed, i18n.language_tag(locale)
 
     def page(
         self,
@@ -622,6 +744,7 @@ class Renderer:
                 state, overrun=overrun, locale=locale, component=component, down=down, up=up
             )
             data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+            language = self._detail(state, locale)[1]  # the language ``detail`` is in
             return Page(variant, data.encode("utf-8"), _headers(_CONTENT_TYPE["json"], language))
         template = self.html if variant == "html" else self.text
         try:
@@ -745,3 +868,84 @@ def _fallback_text(state: MaintenanceState) -> str:
     if state.eta_latest is not None:
         lines.append(f"Expected back by {format_datetime(state.eta_latest)}.")
     return "\n".join(lines) + "\n"
+
+
+#: Network names for social links whose label is too short to tap or read alone ("X").
+_NETWORKS: Final = {
+    "x.com": "X",
+    "twitter.com": "X",
+    "bsky.app": "Bluesky",
+    "linkedin.com": "LinkedIn",
+    "facebook.com": "Facebook",
+    "instagram.com": "Instagram",
+    "github.com": "GitHub",
+    "youtube.com": "YouTube",
+    "threads.net": "Threads",
+}
+
+
+def social_label(label: str, href: str) -> str:
+    """The network name and the handle ("X @acme"), so no social link reads as one letter."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(href)
+    host = (parts.hostname or "").removeprefix("www.")
+    segments = [s for s in parts.path.split("/") if s]
+    handle = segments[-1] if segments else ""
+    if handle.startswith("@") and host not in _NETWORKS:
+        handle = f"{handle}@{host}"  # a fediverse handle names its server
+    elif handle:
+        handle = "@" + handle.lstrip("@")
+    name = label if len(label) > 1 else _NETWORKS.get(host, label)
+    if handle and handle.lstrip("@").split("@")[0].lower() not in name.lower():
+        return f"{name} {handle}"
+    return name if len(name) > 1 else f"{name} ({host})"
+
+
+def _same_link(href: str) -> str:
+    """A link as compared for duplicates: scheme and host case, a trailing slash ignored."""
+    head, sep, rest = href.partition("://")
+    if sep:
+        host, slash, path = rest.partition("/")
+        href = f"{head.lower()}://{host.lower()}{slash}{path}"
+    return href.rstrip("/") or "/"
+
+
+def contact_groups(
+    contacts: Contacts, links: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The contacts by purpose, and the ``links`` not already among them.
+
+    Groups, in this order and each only when it has an item: ``urgent`` (the emergency
+    phone), ``self_service`` (status page, FAQ, "get notified"), ``write`` (form, e-mail,
+    phone) and ``social``. An item is ``{"kind", "href", "value"}``; ``value`` is the
+    address or number shown, or a social link's label. A link seen once is not repeated.
+    """
+    seen: set[str] = set()
+
+    def item(kind: str, href: str | None, value: str = "") -> list[dict[str, str]]:
+        if not href or _same_link(href) in seen:
+            return []
+        seen.add(_same_link(href))
+        return [{"kind": kind, "href": href, "value": value}]
+
+    def tel(number: str | None) -> str | None:
+        return None if number is None else "tel:" + re.sub(r"[^0-9+]", "", number)
+
+    c = contacts
+    groups = {
+        "urgent": item("emergency_phone", tel(c.emergency_phone), c.emergency_phone or ""),
+        "self_service": item("status_page", c.status_page)
+        + item("faq", c.faq)
+        + item("notify", c.notify),
+        "write": item("form", c.form)
+        + item("email", c.email and f"mailto:{c.email}", c.email or "")
+        + item("phone", tel(c.phone), c.phone or ""),
+        "social": [
+            entry
+            for label, href in labels_in(c.social, "", None)[0].items()  # plain hrefs
+            for entry in item("social", href, social_label(label, href))
+        ],
+    }
+    remaining = [(label, href) for label, href in links.items() if _same_link(href) not in seen]
+    return [{"key": k, "items": v} for k, v in groups.items() if v], remaining

@@ -7,13 +7,21 @@ is announced and (with ``auto_end``) ends by itself, with no cron and no restart
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from .state import ComponentState, MaintenanceState, Window
 
-__all__ = ["Banner", "Evaluation", "Phase", "evaluate", "evaluate_components"]
+__all__ = [
+    "Banner",
+    "Evaluation",
+    "Phase",
+    "announced_component",
+    "evaluate",
+    "evaluate_components",
+]
 
 #: ``on``: switched on by hand (or by a callable, env var, bare flag file);
 #: ``active``: a planned window has started; ``announced``: a window is ahead and
@@ -32,6 +40,8 @@ class Banner:
     window: Window | None = None
     ended_at: datetime | None = None
     state: MaintenanceState | None = None
+    #: ``upcoming`` for a component's window: the component's label (None: the site's).
+    component: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,8 @@ def window_state(doc: MaintenanceState, window: Window) -> MaintenanceState:
         kind=window.kind,
         reason=window.reason or doc.reason,
         message=window.message or doc.message,
+        apology=window.apology or doc.apology,
+        compensation=window.compensation or doc.compensation,
         started_at=window.start,
         eta=window.end,
         updates=tuple(u for u in doc.updates if u.at >= window.start),
@@ -78,7 +90,21 @@ def window_state(doc: MaintenanceState, window: Window) -> MaintenanceState:
         bypass_sha256=doc.bypass_sha256,
         archived_updates=doc.archived_updates,
         components=doc.components if type(doc) is MaintenanceState else {},
+        translations=_window_translations(doc, window),
     )
+
+
+def _window_translations(doc: MaintenanceState, window: Window) -> dict[str, Any]:
+    """Per language, the window's own texts over the document's (the notes stay the document's)."""
+    # A text the window gives in the default language is translated by the window only.
+    mine = {"reason", "message"} - {n for n in ("reason", "message") if not getattr(window, n)}
+    out: dict[str, Any] = {
+        tag: block.model_dump(exclude=mine) for tag, block in doc.translations.items()
+    }
+    for tag, block in window.translations.items():
+        own = {k: v for k, v in block.model_dump(exclude={"updates"}).items() if v is not None}
+        out[tag] = {**out.get(tag, {}), **own}
+    return out
 
 
 def evaluate(
@@ -113,6 +139,24 @@ def evaluate(
     if upcoming:
         return Evaluation(on=False, phase="scheduled", state=None, window=upcoming[0])
     return Evaluation(on=False, phase="idle", state=None)
+
+
+def announced_component(
+    docs: Iterable[MaintenanceState], names: Container[str], now: datetime
+) -> tuple[str, Window] | None:
+    """The soonest component window (of a component in ``names``) inside its announcement
+    period, with its component's name: the banner announces it as it does the site's."""
+    found: tuple[str, Window] | None = None
+    for doc in docs:
+        for name, component in doc.components.items():
+            if name not in names:
+                continue
+            for window in component.windows:
+                if window.start > now >= window.announce_at and (
+                    found is None or window.start < found[1].start
+                ):
+                    found = (name, window)
+    return found
 
 
 def evaluate_components(

@@ -44,6 +44,7 @@ __all__ = [
     "Contacts",
     "Duration",
     "FlagSpec",
+    "LocalizedLink",
     "OnError",
     "Options",
     "Settings",
@@ -56,10 +57,12 @@ DEFAULT_FLAG_FILE = "maintenance.json"
 OnError = Literal["last_known", "maintenance", "serve"]
 
 #: At least 22 characters of a 66-symbol alphabet: over 128 bits, as in 16 random bytes.
-_SECRET = re.compile(r"[A-Za-z0-9._~-]{22,256}")
-_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
-_COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_VIEW_NAME = re.compile(r"[\w.:-]{1,200}(?<![.:])|[\w.:-]{1,200}[.:]\*")
+# Patterns checked only when their option is given: strings for re.fullmatch (and re's
+# cache), so that an import compiles none of them.
+_BYPASS_CHARS = r"[A-Za-z0-9._~-]{22,256}"
+_HEADER_NAME = r"[A-Za-z0-9-]{1,64}"
+_COOKIE_NAME = r"[A-Za-z0-9_.-]{1,64}"
+_VIEW_NAME = r"[\w.:-]{1,200}(?<![.:])|[\w.:-]{1,200}[.:]\*"
 
 
 def default_flag_path() -> Path:
@@ -213,21 +216,56 @@ Words = Annotated[tuple[str, ...], BeforeValidator(_words)]
 Href = Annotated[str, BeforeValidator(lambda v: safe_href(v) if isinstance(v, str) else v)]
 
 
+class LocalizedLink(BaseModel):
+    """A link whose label is given per language, where ``links`` and ``contacts.social``
+    take a plain href: ``{"href": "/help", "labels": {"fr": "Aide", "de": "Hilfe"}}``.
+
+    The key it sits under is the default language's label; a visitor whose language has
+    no label here reads that one.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True
+    )
+
+    href: Href
+    labels: Mapping[str, Annotated[str, Field(min_length=1, max_length=200)]] = {}
+
+    @field_validator("labels")
+    @classmethod
+    def _tags(cls, value: Mapping[str, str]) -> dict[str, str]:
+        from .state import locale_key
+
+        return {locale_key(tag): label for tag, label in value.items()}
+
+
+#: A link's target: an href, or an href with its label per language.
+LinkTarget = Href | LocalizedLink
+
+
 class Contacts(BaseModel):
     """How visitors reach a human while the site is down; each shown only when set."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True
+    )
 
     email: Annotated[str, Field(pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+$")] | None = None
     phone: Annotated[str, Field(pattern=r"^\+?[0-9 ().-]{3,32}$")] | None = None
     emergency_phone: Annotated[str, Field(pattern=r"^\+?[0-9 ().-]{3,32}$")] | None = None
     form: Href | None = None
     status_page: Href | None = None
+    #: Self-service: the FAQ or help centre, shown with the status page.
+    faq: Href | None = None
+    #: Self-service: where visitors sign up to be told when the site is back.
+    notify: Href | None = None
     #: Social or community links, label to https: link ("Mastodon": "https://...").
-    social: Mapping[Annotated[str, Field(min_length=1, max_length=100)], Href] = {}
+    #: The page adds the handle from the link to a label that lacks it ("X @acme").
+    #: A value may be a :class:`LocalizedLink` (the label per language).
+    social: Mapping[Annotated[str, Field(min_length=1, max_length=100)], LinkTarget] = {}
 
 
-_DATA_IMAGE = re.compile(
+_DATA_IMAGE = (
     r"data:image/(?:png|jpeg|gif|webp|avif|svg\+xml)(?:;[\w.+-]+=[\w.+-]+)*(?:;base64)?,"
     r"[A-Za-z0-9+/=%._~!$&'()*,;:@?-]*"
 )
@@ -237,13 +275,11 @@ _MAX_DATA_IMAGE = 64 * 1024
 #: What an https image URL must not contain anywhere: its origin goes into the page's
 #: Content-Security-Policy header, where whitespace, ';' and ',' separate directives and
 #: sources, and quotes mark keywords. Percent-encode them in a path or query.
-_NOT_IN_HEADER_URL = re.compile(r"[\x00-\x20\x7f-\x9f\"'`;,<>\\]")
+_NOT_IN_HEADER_URL = r"[\x00-\x20\x7f-\x9f\"'`;,<>\\]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 #: A host as it may appear in a CSP source: DNS labels (IDNs in their xn-- form), or an
 #: IPv6 literal in brackets; an optional port. No user name or password.
-_NETLOC = re.compile(
-    rf"(?P<host>(?:{_LABEL}\.)*{_LABEL}|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?"
-)
+_NETLOC = rf"(?P<host>(?:{_LABEL}\.)*{_LABEL}|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?"
 
 
 def https_origin(url: str) -> str:
@@ -256,12 +292,12 @@ def https_origin(url: str) -> str:
     """
     if not url.lower().startswith("https://"):
         raise ValueError(f"{url!r:.80} is not an https:// URL")
-    if _NOT_IN_HEADER_URL.search(url) or not url.isascii():
+    if re.search(_NOT_IN_HEADER_URL, url) or not url.isascii():
         raise ValueError(
             f"{url!r:.80} must be one URL: no spaces, quotes, ';', ',' or control characters "
             "(percent-encode them in the path), and an ASCII host (xn-- for IDNs)"
         )
-    found = _NETLOC.fullmatch(urlsplit(url).netloc)
+    found = re.fullmatch(_NETLOC, urlsplit(url).netloc)
     if found is None or int(found["port"] or 443) > 65535:
         raise ValueError(
             f"{url!r:.80} must name a host and an optional port (like "
@@ -281,7 +317,7 @@ def image_href(value: str) -> str:
     if text[:5].lower() == "data:":
         if len(text) > _MAX_DATA_IMAGE:
             raise ValueError(f"data: URI is longer than {_MAX_DATA_IMAGE} characters")
-        if not _DATA_IMAGE.fullmatch(text):
+        if not re.fullmatch(_DATA_IMAGE, text):
             raise ValueError(
                 f"{value[:40]!r}... is not a data: image URI "
                 "(data:image/png|jpeg|gif|webp|avif|svg+xml, base64 or percent-encoded)"
@@ -324,7 +360,9 @@ Tone = Literal["friendly", "neutral"]
 class Brand(BaseModel):
     """How the page looks like the company's own site; the name is ``site_name``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True
+    )
 
     logo_url: ImageHref | None = None
     #: The logo's text alternative; defaults to ``site_name``.
@@ -356,7 +394,7 @@ _OneFlag = (
 FlagSpec = _OneFlag | Sequence[_OneFlag] | None
 
 
-_COMPONENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_COMPONENT_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
 
 
 class Component(BaseModel):
@@ -367,7 +405,7 @@ class Component(BaseModel):
     it while it is up (default: its first path).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     label: Annotated[str, Field(max_length=200)] = ""
     paths: Words = ()
@@ -393,7 +431,7 @@ class Component(BaseModel):
 def _component_names(value: object) -> object:
     if isinstance(value, Mapping):
         for name in value:
-            if not isinstance(name, str) or not _COMPONENT_NAME.fullmatch(name):
+            if not isinstance(name, str) or not re.fullmatch(_COMPONENT_NAME, name):
                 raise ValueError(
                     f"{name!r} is not a component name: use lower-case letters, digits, '_' "
                     "and '-', starting with a letter or digit (e.g. 'payments')"
@@ -433,7 +471,7 @@ class Options(TypedDict, total=False):
     retry_after_max: Duration
     site_name: str
     contacts: Contacts | Mapping[str, str]
-    links: Mapping[str, str]
+    links: Mapping[str, str | LocalizedLink | Mapping[str, Any]]
     brand: Brand | Mapping[str, Any]
     tone: Tone
     time_zones: str | Sequence[str]
@@ -495,9 +533,10 @@ class Settings(BaseModel):
     retry_after_min: Annotated[int, _seconds(0, 30 * _DAY)] = 60
     retry_after_max: Annotated[int, _seconds(1, 30 * _DAY)] = _DAY
     site_name: Annotated[str, Field(max_length=200)] = ""
-    contacts: Contacts = Contacts()
-    links: Mapping[Annotated[str, Field(min_length=1, max_length=200)], Href] = {}
-    brand: Brand = Brand()
+    contacts: Contacts = Contacts.model_construct()
+    #: Label to href; a value may be a :class:`LocalizedLink` (the label per language).
+    links: Mapping[Annotated[str, Field(min_length=1, max_length=200)], LinkTarget] = {}
+    brand: Brand = Brand.model_construct()
     tone: Tone = "friendly"
     time_zones: Words = ()
     default_locale: str = "en"
@@ -573,7 +612,7 @@ class Settings(BaseModel):
     @classmethod
     def _views(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
-            if not _VIEW_NAME.fullmatch(name):
+            if not re.fullmatch(_VIEW_NAME, name):
                 raise ValueError(
                     f"{name!r} is not a view name: use a Django URL name ('faq', 'admin:index'), "
                     "a Flask endpoint ('faq', 'blog.index'), or a namespace ('admin:*', 'blog.*')"
@@ -604,7 +643,7 @@ class Settings(BaseModel):
     def _secret(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None  # unset or empty: no secret bypass at all
-        if not _SECRET.fullmatch(value):
+        if not re.fullmatch(_BYPASS_CHARS, value):
             raise ValueError(
                 "must be 22 to 256 characters from A-Z a-z 0-9 . _ ~ - (128 bits or more) "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
@@ -614,14 +653,14 @@ class Settings(BaseModel):
     @field_validator("bypass_header")
     @classmethod
     def _header(cls, value: str) -> str:
-        if not _HEADER_NAME.fullmatch(value):
+        if not re.fullmatch(_HEADER_NAME, value):
             raise ValueError(f"{value!r} is not an HTTP header name (letters, digits and '-')")
         return value
 
     @field_validator("bypass_cookie_name")
     @classmethod
     def _cookie(cls, value: str) -> str:
-        if not _COOKIE_NAME.fullmatch(value):
+        if not re.fullmatch(_COOKIE_NAME, value):
             raise ValueError(f"{value!r} is not a cookie name (letters, digits, '_', '.', '-')")
         return value
 

@@ -9,7 +9,6 @@ the engine, never per request.
 from __future__ import annotations
 
 import abc
-import concurrent.futures
 import errno
 import inspect
 import logging
@@ -24,6 +23,7 @@ from .state import MAX_STATE_BYTES, MaintenanceState, StateFileError, load_state
 
 if TYPE_CHECKING:  # imported where awaited: a WSGI worker (Flask, gunicorn) never loads it
     import asyncio
+    import concurrent.futures  # imported where a callable flag runs: others never load it
 
 __all__ = [
     "CallableFlag",
@@ -69,6 +69,8 @@ class _Flight:
         pending = self._pending
         if pending is None or pending.done():
             return
+        import concurrent.futures
+
         if not isinstance(pending, concurrent.futures.Future) and pending.get_loop().is_closed():
             return  # its loop is gone, and the call with it
         raise FlagError(
@@ -78,6 +80,8 @@ class _Flight:
 
     def thread(self, source: FlagSource, func: Callable[[], _T]) -> concurrent.futures.Future[_T]:
         """Start ``func()`` in a new daemon thread; its future (which cannot be cancelled)."""
+        import concurrent.futures
+
         future: concurrent.futures.Future[_T] = concurrent.futures.Future()
         future.set_running_or_notify_cancel()  # a waiter giving up must not free the slot
 
@@ -126,6 +130,8 @@ def _timed_out(source: FlagSource) -> FlagError:
 
 def _wait(source: FlagSource, future: concurrent.futures.Future[_T]) -> _T:
     """The thread's result, waited for at most ``source.timeout`` (in the request's thread)."""
+    import concurrent.futures
+
     done, _ = concurrent.futures.wait((future,), source.timeout)
     if not done:
         raise _timed_out(source)

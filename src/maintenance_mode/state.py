@@ -27,6 +27,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -48,6 +49,7 @@ __all__ = [
     "MaintenanceState",
     "ProgressUpdate",
     "StateFileError",
+    "TextBlock",
     "Window",
     "check_time",
     "dump_state",
@@ -156,6 +158,68 @@ _Part = Annotated[str, Field(min_length=1, max_length=200)]
 DEFAULT_ANNOUNCE = timedelta(hours=48)
 
 
+#: The most languages a document may carry translations for (``translations``).
+MAX_TRANSLATIONS = 16
+
+
+def locale_key(tag: str) -> str:
+    """A language tag as translations are keyed: Babel's form (``fr``, ``pt_BR``).
+
+    ``pt-BR``, ``pt_br`` and ``PT-br`` give ``pt_BR``; anything Babel does not know
+    raises ``ValueError`` with a one-line message.
+    """
+    from babel import Locale, UnknownLocaleError  # only when a document has translations
+
+    text = tag.strip()
+    try:
+        if not text or len(text) > 35:
+            raise ValueError
+        return str(Locale.parse(text.replace("-", "_")))
+    except (ValueError, TypeError, UnknownLocaleError):
+        raise ValueError(
+            f"{tag[:40]!r} is not a language tag Babel knows; use e.g. 'fr', 'de', 'pt-BR'"
+        ) from None
+
+
+class TextBlock(_Model):
+    """The operator's texts in one language (an entry of ``translations``).
+
+    A field left out (None) is shown in the default language, whole: a page never
+    mixes two languages within one section. ``updates`` holds the notes' texts,
+    keyed by the ``at`` of the update they translate.
+    """
+
+    reason: _Text | None = None
+    message: _Text | None = None
+    affected: tuple[_Part, ...] | None = None
+    unaffected: tuple[_Part, ...] | None = None
+    apology: _Text | None = None
+    compensation: _Text | None = None
+    updates: Annotated[
+        dict[Time, Annotated[str, Field(min_length=1, max_length=4000)]], Field(max_length=200)
+    ] = {}
+
+
+def _translations(value: object) -> object:
+    """``translations`` with its language tags normalised (``pt-br`` → ``pt_BR``), at most
+    :data:`MAX_TRANSLATIONS` of them."""
+    if not isinstance(value, dict):
+        return value
+    if len(value) > MAX_TRANSLATIONS:
+        raise ValueError(f"at most {MAX_TRANSLATIONS} languages; drop the ones no visitor reads")
+    out: dict[str, object] = {}
+    for tag, block in value.items():
+        key = locale_key(tag) if isinstance(tag, str) else tag
+        if key in out:
+            raise ValueError(f"{tag!r} names the same language as another key ({key!r})")
+        out[key] = block
+    return out
+
+
+#: Per language, the operator's texts (``{"fr": {"reason": "..."}}``): see :class:`TextBlock`.
+Translations = Annotated[dict[str, TextBlock], BeforeValidator(_translations)]
+
+
 class Window(_Model):
     """A planned maintenance window: announced ahead, switched on at ``start`` by itself.
 
@@ -173,6 +237,11 @@ class Window(_Model):
     unaffected: tuple[_Part, ...] = ()
     announce_from: Time | None = None
     auto_end: bool = False
+    #: The window's apology and compensation (see :class:`MaintenanceState`).
+    apology: bool | _Text = False
+    compensation: _Text | None = None
+    #: The window's texts in other languages (reason, message, affected, unaffected).
+    translations: Translations = {}
 
     @field_validator("timezone")
     @classmethod
@@ -233,9 +302,17 @@ class MaintenanceState(_Model):
     #: When the operator last gave a new ETA (``update --eta``): the page then says
     #: "we now expect", not the first estimate's "expected back".
     eta_revised_at: Time | None = None
+    #: An apology on the page: ``True`` for the translated fixed sentence, or the
+    #: operator's own words (``on --apology``); ``False``/unset shows none.
+    apology: bool | _Text = False
+    #: What visitors get for the trouble ("a 10% voucher: SORRY10"), shown when set.
+    compensation: _Text | None = None
     #: SHA-256 (hex) of a bypass token for this maintenance only (``on --secret``);
     #: the token itself is never stored.
     bypass_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    #: The operator's texts in other languages, by locale (``fr``, ``pt_BR``); the fields
+    #: above are the default language's. See :class:`TextBlock`.
+    translations: Translations = {}
 
     @field_validator("allow")
     @classmethod
@@ -337,8 +414,13 @@ def load_state(data: bytes | str) -> MaintenanceState:
 def dump_state(state: MaintenanceState) -> str:
     """Serialise a state as the flag file's JSON (stable key order, trailing newline)."""
     # Without components, the document reads as it did before partial maintenance existed.
-    skip = None if state.components else {"components"}
-    return state.model_dump_json(indent=2, exclude_defaults=False, exclude=skip) + "\n"
+    skip: dict[str, Any] = {} if state.components else {"components": True}
+    # Likewise without translations when there are none.
+    if not state.translations:
+        skip["translations"] = True
+    if state.windows and not any(w.translations for w in state.windows):
+        skip["windows"] = {"__all__": {"translations"}}
+    return state.model_dump_json(indent=2, exclude_defaults=False, exclude=skip or None) + "\n"
 
 
 def write_state_atomic(path: str | os.PathLike[str], state: MaintenanceState) -> Path:

@@ -3,6 +3,10 @@
 Served at ``status_path`` (default ``/__maintenance__/status``) whether maintenance
 is on or off, to everyone, never cached, readable cross-origin: uptime monitors
 and the maintenance page's own "are we back?" check read it.
+
+``status.indicator`` is ``none`` while the site is up, ``minor`` while it is up but
+components are down (partial maintenance: each component's own ``status`` says which),
+``maintenance`` (planned) or ``major`` (unplanned) while the whole site is down.
 """
 
 from __future__ import annotations
@@ -102,6 +106,9 @@ class StatusParts:
     upcoming: tuple[tuple[datetime, str], ...]
     #: The ``components`` member's items as JSON text, comma-joined (partial maintenance).
     components: str = ""
+    #: The site's ``status`` member while only components are down (else None): Statuspage's
+    #: ``minor`` indicator and a description naming them (the site itself is up).
+    partial: tuple[str, str] | None = None
 
 
 #: A component as the status document lists it: name, label, and its state while down.
@@ -163,10 +170,14 @@ def status_parts(
     actives = [active] if active else []
     troubles = [incidents] if incidents else []
     ahead = list(upcoming)
+    down_labels: list[str] = []
+    outage = False
     for name, label, down in components:
         status = component_status(None if on else down)
         listed.append(_text({"id": name, "name": label or name, "status": status}))
         if down is not None and not on:
+            down_labels.append(label or name)
+            outage = outage or down.kind == "unplanned"
             entry = _entry(down, "in_progress", window=None, name_default="Maintenance")
             entry["components"] = [name]
             if down.kind == "unplanned":
@@ -187,7 +198,13 @@ def status_parts(
                 )
                 entry["components"] = [name]
                 ahead.append((window.start, _text(entry)))
-    return StatusParts(on, ",".join(troubles), ",".join(actives), tuple(ahead), ",".join(listed))
+    partial = None
+    if down_labels:
+        what = "Partial outage" if outage else "Partial maintenance"
+        partial = ("minor", f"{what}: {', '.join(down_labels)}")
+    return StatusParts(
+        on, ",".join(troubles), ",".join(actives), tuple(ahead), ",".join(listed), partial
+    )
 
 
 def status_body(
@@ -195,13 +212,15 @@ def status_body(
 ) -> bytes:
     """The encoded document at ``now``: the clock-dependent members around the cached entries."""
     on = parts.on
+    if on:
+        indicator = "major" if parts.incidents else "maintenance"
+        description = "Under maintenance"
+    else:  # up; "minor" while components are down (partial maintenance)
+        indicator, description = parts.partial or ("none", "All systems operational")
     head = _text(
         {
             "page": {"name": site_name or None, "updated_at": _iso(now)},
-            "status": {
-                "indicator": ("major" if parts.incidents else "maintenance") if on else "none",
-                "description": "Under maintenance" if on else "All systems operational",
-            },
+            "status": {"indicator": indicator, "description": description},
             "retry_after": retry_after if on else None,
         }
     )

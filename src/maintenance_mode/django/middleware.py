@@ -29,6 +29,7 @@ its headers are checked by Django once per ``Response`` and copied per request
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from time import monotonic
@@ -44,7 +45,7 @@ from django.urls import get_resolver
 from django.utils.cache import patch_vary_headers
 
 from maintenance_mode.banner import injectable, insert
-from maintenance_mode.core import Decision, Maintenance, RequestInfo
+from maintenance_mode.core import DEFERRED, Decision, Maintenance, RequestInfo
 from maintenance_mode.render import Response
 
 from . import conf
@@ -259,7 +260,11 @@ class MaintenanceMiddleware:
         ):
             return await get_response(request)
         snapshot = maintenance.fresh() or await maintenance.apoll()
-        early = self._first_look(request, snapshot)
+        info = request_info(request, maintenance)
+        decision = self._decide(request, snapshot, info, False)
+        if decision is DEFERRED:  # a page or banner to render first: not on the event loop
+            decision = await asyncio.to_thread(self._decide, request, snapshot, info, True)
+        early = self._look(request, decision)
         if early is _AS_IS:  # a plain pass: nothing to do to the response
             return await get_response(request)
         if early is _PRIVATE:  # bypassed: the real page, kept out of shared caches
@@ -291,9 +296,21 @@ class MaintenanceMiddleware:
         """An early answer (the 503, the status document, the bypass redirect), or what is
         left to do to the view's response (:class:`_Look`)."""
         info = request_info(request, self.maintenance)
-        decision = self.maintenance.decide(snapshot, info)
+        return self._look(request, self._decide(request, snapshot, info, True))
+
+    def _decide(
+        self, request: HttpRequest, snapshot: Any, info: RequestInfo, render: bool
+    ) -> Decision:
+        """The core's decision, a down component's view included; with ``render`` False,
+        :data:`~maintenance_mode.core.DEFERRED` when a page or banner must be rendered
+        first (the async path then decides again in a worker thread)."""
+        decision = self.maintenance.decide(snapshot, info, render=render)
         if snapshot.down and decision.action == "pass":  # a view of a down component?
-            decision = self._component_look(request, snapshot, decision, info)
+            decision = self._component_look(request, snapshot, decision, info, render)
+        return decision
+
+    def _look(self, request: HttpRequest, decision: Decision) -> HttpResponse | _Look:
+        """What to do with ``decision``: an early answer, or what is left after the view."""
         action = decision.action
         if action == "pass":
             if decision.banner:
@@ -314,7 +331,12 @@ class MaintenanceMiddleware:
         return _AS_IS if early is None else early
 
     def _component_look(
-        self, request: HttpRequest, snapshot: Any, decision: Decision, info: RequestInfo
+        self,
+        request: HttpRequest,
+        snapshot: Any,
+        decision: Decision,
+        info: RequestInfo,
+        render: bool = True,
     ) -> Decision:
         """While a component is down: the view this URL resolves to, if it belongs to one
         (``@maintenance_component`` or the component's ``views``), gets its decision."""
@@ -322,7 +344,13 @@ class MaintenanceMiddleware:
         if view is None:
             return decision
         return self.maintenance.decide_routed(
-            snapshot, decision, info, view=view, view_name=view_name, is_static=_is_static(view)
+            snapshot,
+            decision,
+            info,
+            view=view,
+            view_name=view_name,
+            is_static=_is_static(view),
+            render=render,
         )
 
     def _resolve(self, request: HttpRequest) -> tuple[Callable[..., Any] | None, str | None]:

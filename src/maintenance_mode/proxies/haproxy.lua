@@ -14,10 +14,14 @@ local function slurp(name)
   return data
 end
 
-local function first(headers, name)
+-- A header's values, repeated lines joined with commas (as HTTP allows).
+local function header_value(headers, name)
   local values = headers[name]
   if values == nil then return "" end
-  return values[0] or ""
+  local joined = values[0] or ""
+  local i = 1
+  while values[i] ~= nil do joined, i = joined .. "," .. values[i], i + 1 end
+  return joined
 end
 
 -- The best language with a page, by quality (fr-CA falls back to fr).
@@ -35,14 +39,51 @@ local function language(header)
   return best
 end
 
+-- The variant as the app picks it (render.negotiate): no Accept, or an empty one, is an API
+-- client (problem+json); an overlong one gets the page; else the offered type with the
+-- highest q wins, a more specific range first at equal q, then the app's order.
+local offered = {
+  { "application", "problem+json", "json" }, { "application", "json", "json" },
+  { "text", "plain", "text" }, { "text", "html", "html" },
+}
 local function variant(accept)
-  accept = accept:lower()
-  if accept:find("text/html", 1, true) then return "html" end
-  if accept:find("application/problem+json", 1, true) or accept:find("application/json", 1, true) then
-    return "json"
+  if accept:match("^%s*$") then return "json" end
+  if #accept > 1024 then return "html" end
+  local ranges = {}
+  for item in accept:lower():gmatch("[^,]+") do
+    local kind, sub, params = item:match("^%s*([%w%.%+%-%*!#$&^_]+)/([%w%.%+%-%*!#$&^_]+)%s*(.*)$")
+    if kind then
+      local q = 1
+      -- Parameters other than q (charset=utf-8) do not change the form meant.
+      for name, value in params:gmatch(";%s*([^=;%s]+)%s*=%s*([^;]*)") do
+        if name == "q" then q = tonumber((value:gsub("%s+$", ""))) or 0 end
+      end
+      local specific = (kind == "*" and 0) or (sub == "*" and 1) or 2
+      ranges[#ranges + 1] = { kind, sub, q, specific }
+    end
   end
-  if accept:find("^%s*text/plain") then return "text" end
-  return "html"
+  local best, best_q, best_specific = "html", -1, -1
+  for _, offer in ipairs(offered) do
+    for _, range in ipairs(ranges) do
+      local kind, sub, q, specific = range[1], range[2], range[3], range[4]
+      if q > 0 and (q > best_q or (q == best_q and specific > best_specific))
+        and (kind == "*" or (kind == offer[1] and (sub == "*" or sub == offer[2]))) then
+        best, best_q, best_specific = offer[3], q, specific
+      end
+    end
+  end
+  return best
+end
+
+-- The json_paths option: problem+json whatever the Accept.
+local json_exact = { {% for path in json_exact %}["{{ path }}"] = true, {% endfor %}}
+local json_prefixes = { {% for prefix in json_prefixes %}"{{ prefix }}", {% endfor %}}
+local function json_path(path)
+  if json_exact[path] then return true end
+  for _, prefix in ipairs(json_prefixes) do
+    if path:sub(1, #prefix) == prefix then return true end
+  end
+  return false
 end
 
 core.register_fetches("maintenance_trigger", function(txn, path)
@@ -58,16 +99,15 @@ core.register_service("maintenance", "http", function(applet)
     name, kind = "status.json", "application/json"
     headers["access-control-allow-origin"] = "*"
   else
-    local chosen = variant(first(applet.headers, "accept"))
+    local chosen = json_path(applet.path) and "json" or variant(header_value(applet.headers, "accept"))
     if chosen == "json" then
       name, kind, lang = "problem.json", "application/problem+json", default_language
     elseif chosen == "text" then
       name, kind, lang = "maintenance.txt", "text/plain; charset=utf-8", default_language
     else
-      lang = language(first(applet.headers, "accept-language"))
+      lang = language(header_value(applet.headers, "accept-language"))
       name, kind = "maintenance." .. lang .. ".html", "text/html; charset=utf-8"
       headers["content-security-policy"] = "frame-ancestors 'none'"
-      headers["vary"] = "Accept, Accept-Language"
     end
   end
   local body = slurp(name) or slurp("maintenance.txt") or "Service unavailable: down for maintenance.\n"
@@ -79,6 +119,7 @@ core.register_service("maintenance", "http", function(applet)
   applet:add_header("retry-after", retry)
   applet:add_header("x-content-type-options", "nosniff")
   applet:add_header("referrer-policy", "no-referrer")
+  if name ~= "status.json" then applet:add_header("vary", "Accept, Accept-Language") end
   if lang then applet:add_header("content-language", lang) end
   for key, value in pairs(headers) do applet:add_header(key, value) end
   applet:start_response()

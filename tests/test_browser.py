@@ -312,15 +312,19 @@ def _only_loopback(urls: list[str]) -> None:
 
 #: Every state the docs show (docs/screenshots), in English and French, at both widths.
 SHOT_SAMPLES = ("planned", "unplanned", "eta-range", "overrun", "overrun-revised", "updates")
-SHOTS = [
-    pytest.param(sample, locale, width, False, id=f"{sample}-{width}-{locale}")
+SHOT_RUNS: list[tuple[str, str, int, bool]] = [
+    (sample, locale, width, False)
     for sample in (*SHOT_SAMPLES, "component")
     for locale in ("en", "fr")
     for width in (375, 1280)
 ] + [
-    pytest.param(sample, locale, width, True, id=f"{sample}-{width}-{locale}-dark")
+    (sample, locale, width, True)
     for sample, width in (("planned", 375), ("updates", 1280), ("overrun-revised", 375))
     for locale in ("en", "fr")
+]
+SHOTS = [
+    pytest.param(*run, id=f"{run[0]}-{run[2]}-{run[1]}{'-dark' if run[3] else ''}")
+    for run in SHOT_RUNS
 ]
 
 
@@ -456,7 +460,7 @@ def _axe(page: Page) -> list[dict[str, Any]]:
 
 
 def test_axe_finds_no_wcag21_aa_violation_in_any_sample(
-    page: Page, previews: PreviewServer
+    page: Page, previews: PreviewServer, with_revised: None
 ) -> None:
     _require(AXE, "axe-core", "python3 dev.py test installs it (npm ci)")
     renderer = previews.renderer
@@ -465,8 +469,13 @@ def test_axe_finds_no_wcag21_aa_violation_in_any_sample(
     runs = [
         (sample.name, locale, False) for sample in sample_states() for locale in renderer.locales
     ] + [(sample.name, "en", True) for sample in sample_states()]
+    runs += [("overrun-revised", locale, dark) for locale in ("en", "fr") for dark in (False, True)]
+    # At 375 px: a sample of the runs, plus every state of the screenshots in English and French.
+    phone = runs[:7] + [
+        (name, locale, dark) for name, locale, width, dark in SHOT_RUNS if width == 375
+    ]
     for width in (375, 1280):
-        for name, locale, dark in runs if width == 1280 else runs[:7]:
+        for name, locale, dark in runs if width == 1280 else list(dict.fromkeys(phone)):
             page.viewport(width, mobile=width < 500, dark=dark)
             page.goto(f"{previews.url}{name}.{locale}.html")
             violations = _axe(page)

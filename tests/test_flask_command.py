@@ -407,6 +407,18 @@ def test_update_schedule_clear_and_purge(flag_path: Path) -> None:
     assert window.auto_end
     assert window.announce_from == window.start - timedelta(hours=72)
 
+    result = invoke(  # --lang translates the window at --start, like the other shells
+        app,
+        *("schedule", "--start", str(window.start.isoformat()), "--lang", "fr-fr"),
+        *("--reason", "Migration des paiements", "--affected", "paiement"),
+    )
+    assert result.exit_code == 0, result.output
+    french = load_state(flag_path.read_bytes()).windows[0].translations["fr_FR"]
+    assert (french.reason, french.affected) == ("Migration des paiements", ("paiement",))
+    result = invoke(app, "schedule", "--lang", "fr", "--reason", "Migration")
+    assert result.exit_code == 2
+    assert "--lang translates the window at --start: give its --start" in result.stderr
+
     result = invoke(app, "schedule", "--clear")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"Upcoming windows cleared: {flag_path}")

@@ -71,8 +71,16 @@ def fresh_poll(engine: Maintenance) -> Any:
     return within(1.0, engine.poll)
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_fds(flag_path: Path) -> int:
+    """Descriptors open on the flag's folder or what it points to (other tests' come and go)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            continue
+        count += target.startswith(str(flag_path.parent)) or target == "/dev/zero"
+    return count
 
 
 @pytest.fixture
@@ -210,12 +218,12 @@ def test_special_file_behind_a_regular_stat_is_refused_by_fstat(
     make(flag_path, monkeypatch)
     stat_says_regular(flag_path, monkeypatch)
     engine = within(2.0, lambda: Maintenance(flag=flag_path))
-    before = open_fds()
+    before = open_fds(flag_path)
     for _ in range(200):
         snapshot = fresh_poll(engine)
         assert snapshot.on
         assert snapshot.state == MaintenanceState()
-    assert open_fds() == before
+    assert open_fds(flag_path) == before
 
 
 def test_fifo_never_blocks_a_request(flag_path: Path, quiet: Any) -> None:
@@ -298,12 +306,12 @@ def test_file_source_errors_follow_on_error(
         flag_path.touch()
         unstatable(flag_path, monkeypatch)
     want = expected_after_error(policy, BEFORE if was_on else None)
-    before = open_fds()
+    before = open_fds(flag_path)
     for _ in range(30):
         snapshot = fresh_poll(engine)
         assert snapshot.on is (want is not None)
         assert snapshot.state == want
-    assert open_fds() == before
+    assert open_fds(flag_path) == before
 
 
 def test_source_errors_are_logged_not_raised(
@@ -321,7 +329,7 @@ def test_no_fd_leak_over_many_changing_reads(flag_path: Path, quiet: Any) -> Non
     """Every content change opens the file once; 150 changes leave no descriptor behind."""
     engine = Maintenance(flag=flag_path)
     contents = [b'{"reason": "a"}', b"garbage", b"", b"[" * 60_000, b'{"reason": "b"}']
-    before = open_fds()
+    before = open_fds(flag_path)
     for i in range(150):
         flag_path.write_bytes(contents[i % len(contents)])
         os.utime(flag_path, ns=(i * 10**9, i * 10**9))  # a new key even within one mtime tick
@@ -329,7 +337,7 @@ def test_no_fd_leak_over_many_changing_reads(flag_path: Path, quiet: Any) -> Non
         if i % 7 == 0:
             flag_path.unlink()
             assert not fresh_poll(engine).on
-    assert open_fds() == before
+    assert open_fds(flag_path) == before
 
 
 # -- concurrency: rewrites and symlink swaps under concurrent readers ---------------------------
@@ -407,7 +415,7 @@ def test_atomic_rewrites_under_concurrent_readers(flag_path: Path, quiet: Any) -
             writes += 1
         stop.set()
 
-    before = open_fds()
+    before = open_fds(flag_path)
     thread = threading.Thread(target=writer)
     thread.start()
     seen, errors = run_readers(engine, stop)
@@ -417,7 +425,7 @@ def test_atomic_rewrites_under_concurrent_readers(flag_path: Path, quiet: Any) -
     assert len(seen) > 100
     assert {on for on, _ in seen} == {True}  # never OFF
     assert {reason for _, reason in seen} == {"one", "two"}  # never torn, both seen
-    assert open_fds() == before
+    assert open_fds(flag_path) == before
 
 
 def test_in_place_rewrites_never_switch_off(flag_path: Path, quiet: Any) -> None:

@@ -46,7 +46,8 @@ def test_schedule_lang_translates_the_window_at_start(flag_path: Path) -> None:
     done = _cli(flag_path, "schedule", "--start", start, "--lang", "de", "--reason", "Umbau")
     assert done.returncode == 0, done.stderr
     window = _window(flag_path)
-    assert window["reason"] == "Database upgrade" and window["affected"] == ["Checkout"]
+    assert window["reason"] == "Database upgrade"
+    assert window["affected"] == ["Checkout"]
     translations = window["translations"]
     assert isinstance(translations, dict)
     assert translations["fr"]["reason"] == "Mise à niveau de la base"
@@ -78,3 +79,20 @@ def test_apology_and_no_apology_together_are_refused(flag_path: Path) -> None:
         assert "--no-apology: not allowed with argument --apology" in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not flag_path.exists()  # nothing written
+
+
+def test_control_schedule_takes_translations_for_a_new_window(flag_path: Path) -> None:
+    from maintenance_mode import control
+
+    change = control.schedule(
+        flag_path,
+        start="2031-03-01T09:00:00+00:00",
+        end="2h",
+        reason="Upgrade",
+        translations={"fr-FR": {"reason": "Mise à jour", "affected": ["Paiement"]}},
+    )
+    assert change.window is not None
+    assert change.window.translations["fr_FR"].reason == "Mise à jour"
+    french = _window(flag_path)["translations"]["fr_FR"]  # type: ignore[index]
+    assert french["reason"] == "Mise à jour"
+    assert french["affected"] == ["Paiement"]

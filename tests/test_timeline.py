@@ -56,6 +56,15 @@ def test_the_problem_json_shows_the_latest_and_counts_the_rest() -> None:
     assert problem["earlier_updates"] == 9
 
 
+def test_updates_posted_within_one_second_show_the_latest_posted() -> None:
+    """A deploy script posting notes quickly gives them one ``at``: document order decides."""
+    updates = tuple(ProgressUpdate(at=T0, text=f"Note {n}.") for n in range(8))
+    m = engine(MaintenanceState(reason="Database upgrade", updates=updates), timeline_limit=3)
+    problem = json.loads(body(m, "json"))
+    assert [u["text"] for u in problem["updates"]] == ["Note 7.", "Note 6.", "Note 5."]
+    assert problem["earlier_updates"] == 5
+
+
 @pytest.mark.parametrize(
     ("lang", "one", "many"),
     [

@@ -57,7 +57,7 @@ seen = {}
 def start_response(status, headers, exc_info=None):
     seen["status"], seen["headers"] = status, headers
 
-environ = {"PATH_INFO": "/checkout"}
+environ = {"PATH_INFO": "/checkout", "HTTP_ACCEPT": "text/html"}  # a browser: the page
 setup_testing_defaults(environ)
 result = MaintenanceMiddleware(app, flag=flag)(environ, start_response)
 body = b"".join(result)
@@ -257,7 +257,8 @@ def test_installed_package_serves_translated_pages(installed: Installed) -> None
         "from maintenance_mode.core import RequestInfo\n"
         "from maintenance_mode.i18n import packaged_locale_dir\n"
         "m = Maintenance(flag=lambda: MaintenanceState(), site_name='Acme')\n"
-        "r = RequestInfo(method='GET', path='/', root='', peer=None, accept_language='fr')\n"
+        "r = RequestInfo(method='GET', path='/', root='', peer=None, accept='text/html',\n"
+        "    accept_language='fr')\n"
         "body = m.decide(m.poll(), r).response.body.decode()\n"
         "print(json.dumps({'body': body,\n"
         "    'files': sorted(p.name for p in packaged_locale_dir().rglob('*.*')),\n"

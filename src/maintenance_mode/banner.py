@@ -14,7 +14,6 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from gettext import NullTranslations
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +23,8 @@ from .settings import Brand
 from .state import MaintenanceState, Window
 
 if TYPE_CHECKING:  # imported by load_banner_template: injecting needs no Jinja2
+    from gettext import NullTranslations
+
     import jinja2
 
     from .render import ComponentView
@@ -94,7 +95,10 @@ def banner_context(
     text (``texts``) is in ``lang`` where the operator gave it, else in the default
     language, whole, and ``text_lang_attrs`` then marks it `` lang="..."``.
     """
-    translations = translations or NullTranslations()
+    if translations is None:
+        from gettext import NullTranslations  # with the first banner: off, never loaded
+
+        translations = NullTranslations()
     window = banner.window
     zones = _zones(getattr(settings, "time_zones", ()), window)
     fmt = formatter or i18n.Formatter(lang, zones, translations)

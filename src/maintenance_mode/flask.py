@@ -679,6 +679,12 @@ def _update(**options: Any) -> None:
 )
 @click.option("--auto-end", is_flag=True, help="Switch off by itself at the (latest) end.")
 @click.option("--clear", is_flag=True, help="Remove every window that has not started.")
+@click.option(
+    "--lang",
+    metavar="TAG",
+    help="The texts given (--reason, --affected...) translate the window already at --start "
+    "into this language (fr, pt-BR); --end is then not needed.",
+)
 @_writes
 @_amends
 def _schedule(**options: Any) -> None:

@@ -34,12 +34,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
-from gettext import NullTranslations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:  # imported where used: a worker that never renders never loads them
+    from gettext import NullTranslations
+
     from babel import Locale
     from babel.support import Translations
     from jinja2.runtime import Context
@@ -218,6 +219,8 @@ def load_catalogs(
     default = _canonical(default)
     if default not in names:
         raise ValueError(f"default locale {default!r} is not among {', '.join(names)}")
+    from gettext import NullTranslations
+
     translations: dict[str, NullTranslations] = {}
     for name in names:
         chain: list[NullTranslations] = []

@@ -48,7 +48,9 @@ def latest_updates(state: MaintenanceState, limit: int) -> tuple[list[ProgressUp
     for last in _latest:
         if last[0] is state and last[1] == limit:
             return list(last[2]), last[3]
-    shown = heapq.nlargest(limit, state.updates, key=lambda u: u.at)
+    # Updates posted within one second share ``at``: the later in the document is newer.
+    newest = heapq.nlargest(limit, enumerate(state.updates), key=lambda pair: (pair[1].at, pair[0]))
+    shown = [update for _, update in newest]
     earlier = len(state.updates) - len(shown) + state.archived_updates
     _latest[:] = [(state, limit, tuple(shown), earlier), *_latest[:1]]  # page and status
     return shown, earlier

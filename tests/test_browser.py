@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,13 +38,11 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from maintenance_mode import cli
-from maintenance_mode.preview import PreviewServer, Sample, sample_states, serve
+from maintenance_mode.preview import PreviewServer, sample_states, serve
 from maintenance_mode.state import (
     ETARange,
     MaintenanceState,
     ProgressUpdate,
-    TextBlock,
-    Window,
     write_state_atomic,
 )
 
@@ -328,106 +325,10 @@ SHOTS = [
 ]
 
 
-def _revised_sample() -> Sample:
-    """Past the planned end, with the operator's new estimate ("we now expect ...")."""
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    window = Window(
-        start=hour - timedelta(hours=5),
-        end=hour - timedelta(minutes=30),
-        affected=("Checkout",),
-        unaffected=("Browsing", "FAQ"),
-    )
-    state = MaintenanceState(
-        kind="planned",
-        reason="We are upgrading our payment system to make checkout faster.",
-        started_at=window.start,
-        eta=hour + timedelta(hours=1),
-        eta_revised_at=hour - timedelta(minutes=20),
-        windows=(window,),
-        updates=(
-            ProgressUpdate(
-                at=hour - timedelta(minutes=20),
-                text="The data migration is slower than expected; about one more hour.",
-            ),
-        ),
-    )
-    return Sample("overrun-revised", "Taking longer, with a new estimate", state)
-
-
-#: The samples' operator texts in French, as an operator would give them, so the French
-#: screenshots show a French page (without them each text is the English block, marked).
-FRENCH = {
-    "We are upgrading our payment system to make checkout faster.": "Nous mettons à niveau "
-    "notre système de paiement pour accélérer la commande.",
-    "Orders are paused; the blog and the FAQ stay available.": "Les commandes sont en pause ; "
-    "le blog et la FAQ restent disponibles.",
-    "Our database server stopped responding.": "Notre serveur de base de données ne répond plus.",
-    "Payments fail for some customers.": "Les paiements échouent pour certains clients.",
-    "Browsing and the FAQ keep working.": "La navigation et la FAQ fonctionnent toujours.",
-    "We are moving to a new payment provider.": "Nous changeons de prestataire de paiement.",
-    "The data migration is slower than expected; about one more hour.": "La migration des "
-    "données est plus lente que prévu ; encore une heure environ.",
-    "We are investigating failed payments.": "Nous enquêtons sur les paiements en échec.",
-    "The cause is a faulty database server; we are moving to a standby.": "La cause est un "
-    "serveur de base de données défaillant ; nous basculons sur un serveur de secours.",
-    "The standby is up; we are checking data before reopening.": "Le serveur de secours "
-    "fonctionne ; nous vérifions les données avant de rouvrir.",
-    "Checkout and payments": "Commande et paiement",
-    "Account settings": "Paramètres du compte",
-    "Browsing the catalogue": "Consultation du catalogue",
-    "The blog and the FAQ": "Le blog et la FAQ",
-    "We are moving to a faster data centre.": "Nous déménageons vers un centre de données "
-    "plus rapide.",
-    "Checkout": "Commande",
-    "Browsing": "Navigation",
-    "FAQ": "FAQ",
-}
-
-
-def _in_french(sample: Sample) -> Sample:
-    """``sample`` with French texts for the operator's reason, message, updates and parts."""
-    state = sample.state
-    block: dict[str, Any] = {
-        name: FRENCH[text] for name in ("reason", "message") if (text := getattr(state, name))
-    }
-    block["updates"] = {u.at: FRENCH[u.text] for u in state.updates}
-    windows = tuple(
-        w.model_copy(
-            update={
-                "translations": {
-                    "fr": TextBlock(
-                        affected=tuple(FRENCH[p] for p in w.affected),
-                        unaffected=tuple(FRENCH[p] for p in w.unaffected),
-                    )
-                }
-            }
-        )
-        for w in state.windows
-    )
-    french = state.model_copy(
-        update={"translations": {"fr": TextBlock(**block)}, "windows": windows}
-    )
-    return replace(sample, state=french)
-
-
-@pytest.fixture
-def with_revised(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The preview server serves the samples with French texts, and ``overrun-revised``."""
-    from maintenance_mode import preview
-
-    original = preview.sample_states
-    monkeypatch.setattr(
-        preview,
-        "sample_states",
-        lambda now=None: [_in_french(s) for s in (*original(now), _revised_sample())],
-    )
-
-
 @pytest.mark.parametrize(("sample", "locale", "width", "dark"), SHOTS)
 def test_screenshots(
     page: Page,
     previews: PreviewServer,
-    with_revised: None,
     sample: str,
     locale: str,
     width: int,
@@ -460,7 +361,7 @@ def _axe(page: Page) -> list[dict[str, Any]]:
 
 
 def test_axe_finds_no_wcag21_aa_violation_in_any_sample(
-    page: Page, previews: PreviewServer, with_revised: None
+    page: Page, previews: PreviewServer
 ) -> None:
     _require(AXE, "axe-core", "python3 dev.py test installs it (npm ci)")
     renderer = previews.renderer
@@ -469,7 +370,6 @@ def test_axe_finds_no_wcag21_aa_violation_in_any_sample(
     runs = [
         (sample.name, locale, False) for sample in sample_states() for locale in renderer.locales
     ] + [(sample.name, "en", True) for sample in sample_states()]
-    runs += [("overrun-revised", locale, dark) for locale in ("en", "fr") for dark in (False, True)]
     # At 375 px: a sample of the runs, plus every state of the screenshots in English and French.
     phone = runs[:7] + [
         (name, locale, dark) for name, locale, width, dark in SHOT_RUNS if width == 375

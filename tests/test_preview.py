@@ -22,6 +22,7 @@ SAMPLES = (
     "eta-point",
     "eta-range",
     "overrun",
+    "overrun-revised",
     "updates",
     "minimal",
     "component",
@@ -45,6 +46,15 @@ def test_samples_cover_the_states_a_designer_checks() -> None:
     assert overrun < sample_states()[0].state.windows[0].end_latest
     assert len(samples["updates"].updates) == 3
     assert samples["minimal"].reason is None
+    revised = samples["overrun-revised"]
+    assert revised.eta_revised_at is not None
+    assert revised.eta_latest is not None
+    assert revised.windows[0].end_latest < revised.eta_latest  # past the plan, a new estimate
+    # The operator's texts in French too, so the French previews show a French page.
+    assert samples["planned"].translations["fr"].reason == (
+        "Nous mettons à niveau notre système de paiement pour accélérer la commande."
+    )
+    assert samples["planned"].windows[0].translations["fr"].affected[0] == "Commande et paiement"
 
 
 def test_out_writes_every_state_in_every_locale(

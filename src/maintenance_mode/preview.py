@@ -1,7 +1,8 @@
 """``maintenance preview``: the page for sample states, without running the app.
 
 Renders every sample state (planned, unplanned, ETA point, ETA range, overrun,
-with updates, minimal, a component down) in every locale with the same :class:`Renderer` and
+overrun with a new estimate, with updates, minimal, a component down; the operator's
+texts also in French) in every locale with the same :class:`Renderer` and
 options as the middleware, either to a folder of files (``--out DIR``) or
 served on 127.0.0.1 (``--serve``), where each page is sent as the real 503
 (same headers, same Content-Security-Policy) and reloads by itself when a
@@ -19,7 +20,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 from .render import ComponentView, Renderer, Variant, default_template_dir
 from .settings import Settings
-from .state import ETARange, MaintenanceState, ProgressUpdate, Window
+from .state import ETARange, MaintenanceState, ProgressUpdate, TextBlock, Window
 
 __all__ = ["PreviewServer", "Sample", "add_parser", "render_all", "sample_states", "serve"]
 
@@ -112,7 +113,7 @@ def sample_states(now: datetime | None = None) -> list[Sample]:
         ),
         ProgressUpdate(at=hour, text="The standby is up; we are checking data before reopening."),
     )
-    return [
+    samples = [
         Sample("planned", "Planned window (what is affected, exact window)", planned),
         Sample(
             "unplanned",
@@ -159,6 +160,7 @@ def sample_states(now: datetime | None = None) -> list[Sample]:
                 ),
             ),
         ),
+        _revised_sample(hour),
         Sample(
             "updates",
             "Incident with a timeline of updates",
@@ -174,6 +176,88 @@ def sample_states(now: datetime | None = None) -> list[Sample]:
         Sample("minimal", "No details at all (the defaults)", MaintenanceState()),
         _component_sample(hour),
     ]
+    return [_in_french(sample) for sample in samples]
+
+
+def _revised_sample(hour: datetime) -> Sample:
+    """Past the planned end, with the operator's new estimate ("we now expect ...")."""
+    window = Window(
+        start=hour - timedelta(hours=5),
+        end=hour - timedelta(minutes=30),
+        affected=("Checkout",),
+        unaffected=("Browsing", "FAQ"),
+    )
+    note = "The data migration is slower than expected; about one more hour."
+    state = MaintenanceState(
+        kind="planned",
+        reason="We are upgrading our payment system to make checkout faster.",
+        started_at=window.start,
+        eta=hour + timedelta(hours=1),
+        eta_revised_at=hour - timedelta(minutes=20),
+        windows=(window,),
+        updates=(ProgressUpdate(at=hour - timedelta(minutes=20), text=note),),
+    )
+    return Sample("overrun-revised", "Taking longer, with a new estimate", state)
+
+
+#: The samples' operator texts in French, as a French-speaking team gives them
+#: (``translations``): the French previews show a French page, the German and Spanish
+#: ones the English texts marked ``lang="en"``, as the middleware serves them.
+_FRENCH: Mapping[str, str] = {
+    "We are upgrading our payment system to make checkout faster.": "Nous mettons à niveau "
+    "notre système de paiement pour accélérer la commande.",
+    "Orders are paused; the blog and the FAQ stay available.": "Les commandes sont en pause ; "
+    "le blog et la FAQ restent disponibles.",
+    "Our database server stopped responding.": "Notre serveur de base de données ne répond plus.",
+    "Payments fail for some customers.": "Les paiements échouent pour certains clients.",
+    "Browsing and the FAQ keep working.": "La navigation et la FAQ fonctionnent toujours.",
+    "We are moving to a new payment provider.": "Nous changeons de prestataire de paiement.",
+    "We are moving to a faster data centre.": "Nous déménageons vers un centre de données "
+    "plus rapide.",
+    "The data migration is slower than expected; about one more hour.": "La migration des "
+    "données est plus lente que prévu ; encore une heure environ.",
+    "We are investigating failed payments.": "Nous enquêtons sur les paiements en échec.",
+    "The cause is a faulty database server; we are moving to a standby.": "La cause est un "
+    "serveur de base de données défaillant ; nous basculons sur un serveur de secours.",
+    "The standby is up; we are checking data before reopening.": "Le serveur de secours "
+    "fonctionne ; nous vérifions les données avant de rouvrir.",
+    "Checkout and payments": "Commande et paiement",
+    "Account settings": "Paramètres du compte",
+    "Browsing the catalogue": "Consultation du catalogue",
+    "The blog and the FAQ": "Le blog et la FAQ",
+    "Checkout": "Commande",
+    "Browsing": "Navigation",
+    "FAQ": "FAQ",
+}
+
+
+def _in_french(sample: Sample) -> Sample:
+    """``sample`` with the French translation of its reason, message, updates and windows."""
+    state = sample.state
+    block: dict[str, Any] = {
+        name: _FRENCH[text] for name in ("reason", "message") if (text := getattr(state, name))
+    }
+    if state.updates:
+        block["updates"] = {u.at: _FRENCH[u.text] for u in state.updates}
+    windows = tuple(
+        window.model_copy(
+            update={
+                "translations": {
+                    "fr": TextBlock(
+                        affected=tuple(_FRENCH[part] for part in window.affected),
+                        unaffected=tuple(_FRENCH[part] for part in window.unaffected),
+                    )
+                }
+            }
+        )
+        for window in state.windows
+    )
+    if not block and not windows:
+        return sample
+    translated = state.model_copy(
+        update={"translations": {"fr": TextBlock(**block)} if block else {}, "windows": windows}
+    )
+    return replace(sample, state=translated)
 
 
 def _component_sample(hour: datetime) -> Sample:

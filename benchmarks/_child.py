@@ -177,16 +177,8 @@ def job_memory(args: argparse.Namespace) -> Any:
         gc.collect()
         traced, _peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        results.append(
-            {
-                "name": name,
-                "requests": args.n,
-                "rss_before": rss_before,
-                "rss_after": rss_after,
-                "traced_first_tenth": traced_first,
-                "traced_growth": traced,
-            }
-        )
+        row = {"name": name, "requests": args.n, "rss_before": rss_before, "rss_after": rss_after}
+        results.append({**row, "traced_first_tenth": traced_first, "traced_growth": traced})
         print(f"  {name}: done", file=sys.stderr, flush=True)
     return results
 
@@ -195,6 +187,7 @@ def job_footprint(args: argparse.Namespace) -> Any:
     import _variants
 
     (name,) = args.names
+    marker()  # under callgrind, the instructions from here to the next marker are the figure
     start = time.process_time()  # CPU time: waits for a busy CPU do not count
     if args.pydantic:
         import pydantic
@@ -203,6 +196,7 @@ def job_footprint(args: argparse.Namespace) -> Any:
     _variants.DJANGO_APP[0] = not name.endswith(":bare")
     Runner().check(build(name, args.workdir))
     seconds = time.process_time() - start
+    marker()
     with open("/proc/self/status") as f:
         rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
     return {"seconds": seconds, "rss_kb": rss}

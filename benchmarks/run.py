@@ -27,7 +27,8 @@ Sections (docs/performance.md explains every number):
   request, and flag ``stat`` calls per check interval;
 - ``memory``: RSS and tracemalloc growth over 100,000 requests in each state;
 - ``footprint``: start-up of a Django, Flask and FastAPI worker (import, build, one request),
-  bare, bare with pydantic, and ours off: seconds and VmRSS, median of fresh processes.
+  bare, bare with pydantic, and ours off: CPU time and VmRSS, the least of fresh processes,
+  and instructions under callgrind (one process each).
 
 Missing tools (valgrind, wrk, strace: ``apt-get install valgrind wrk strace``) skip their
 section with a note. Results go to benchmarks/results/ (git-ignored): JSON and Markdown.
@@ -80,17 +81,8 @@ SAME_AS_OURS = (
     "anyio",
     "h11",
 )
-SECTIONS = (
-    "inprocess",
-    "callgrind",
-    "http",
-    "http-callgrind",
-    "peers",
-    "touch",
-    "memory",
-    "footprint",
-)
 QUICK_SECTIONS = ("inprocess", "http-callgrind", "touch", "memory", "footprint")
+SECTIONS = (*QUICK_SECTIONS, "callgrind", "http", "peers")
 
 
 def log(text: str) -> None:
@@ -782,29 +774,32 @@ def section_memory(args: argparse.Namespace, workdir: Path) -> Any:
 
 
 def section_footprint(args: argparse.Namespace, workdir: Path) -> Any:
-    """CPU time (the least of the rounds: load only adds to it) and median VmRSS per worker
-    kind, from fresh processes with the bytecode cached."""
+    """CPU time and VmRSS per worker kind, the least of fresh processes with the bytecode
+    cached (load only adds to them), and instructions under callgrind (load cannot move them)."""
     env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
-    names = [
-        f"{app}:{k}" for app in ("django", "flask", "fastapi") for k in ("bare", "pydantic", "off")
-    ]
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-    for round_ in range((1 if args.quick else args.repeats) + 1):  # round 0 fills the cache
-        for name in names:
-            pyd = ["--pydantic"] if name.endswith("pydantic") else []
-            found = child(
-                sys.executable,
-                "footprint",
-                [name.replace("pydantic", "bare")],
-                workdir,
-                *pyd,
-                env=env,
-            )
-            runs[name] += [found] if round_ else []
-    return {
-        n: {"ms": min(r["seconds"] for r in rs) * 1e3, "mb": min(r["rss_kb"] for r in rs) / 1024}
-        for n, rs in runs.items()
+    names = [f"{app}:{k}" for app in ("django", "flask", "fastapi") for k in ("bare", "pydantic")]
+    names += ["django:off", "flask:off", "fastapi:off"]
+    valgrind = shutil.which("valgrind")
+
+    def run(name: str, prefix: tuple[str, ...] = ()) -> Any:
+        pyd = ["--pydantic"] if name.endswith("pydantic") else []
+        bare = [name.replace("pydantic", "bare")]
+        return child(sys.executable, "footprint", bare, workdir, *pyd, prefix=prefix, env=env)
+
+    rounds = [[run(name) for name in names] for _ in range(2 if args.quick else args.repeats + 1)]
+    found = {  # round 0 filled the bytecode cache
+        name: {"ms": min(r[i]["seconds"] for r in rounds[1:]) * 1e3}
+        | {"mb": min(r[i]["rss_kb"] for r in rounds[1:]) / 1024}
+        for i, name in enumerate(names)
     }
+
+    def instructions(name: str) -> None:  # once each, after the rounds: the cache is filled
+        run(name, (valgrind or "", *CALLGRIND, f"--callgrind-out-file={workdir}/{name}.cg"))
+        found[name]["ir"] = _dump_totals(workdir.glob(f"{name}.cg*"))[2]  # between the markers
+
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        list(pool.map(instructions, names if valgrind and not args.quick else []))
+    return found
 
 
 # -- the run ------------------------------------------------------------------------------------

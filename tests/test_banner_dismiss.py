@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from maintenance_mode import control
 from maintenance_mode.banner import DISMISS_COOKIE, banner_context, banner_id, insert
 from maintenance_mode.core import Maintenance, RequestInfo
 from maintenance_mode.schedule import Banner
@@ -269,7 +270,11 @@ def shop(flag_path: Path) -> Iterator[tuple[str, WSGIMiddleware]]:
 
     write_state_atomic(flag_path, _announced(timedelta(days=2)))
     middleware = WSGIMiddleware(
-        app, flag=flag_path, site_name="Acme Shop", time_zones=["Europe/Paris", "UTC"]
+        app,
+        flag=flag_path,
+        site_name="Acme Shop",
+        time_zones=["Europe/Paris", "UTC"],
+        ended_banner_for="1h",
     )
     # A page in Arabic with the banner in Arabic's direction (the packaged banner's words
     # stay English: no Arabic catalog ships; the layout is what is checked).
@@ -401,6 +406,22 @@ def test_dismissal_lasts_for_the_window_in_a_real_browser(
             )
             assert page.evaluate("document.documentElement.scrollWidth") <= width
             page.screenshot(ARTIFACTS / f"banner-fr-{width}.png")
+
+        # After: `maintenance off` has just ended it: "we're back", in English and French.
+        control.off(flag_path, purge=True)  # no window left ahead (it would be announced)
+        control.on(flag_path, reason="Database upgrade")
+        control.off(flag_path)
+        middleware.maintenance.invalidate()
+        for locale, words in (("en", "We\u2019re back."), ("fr", "Nous sommes de retour.")):
+            page.call("Network.setExtraHTTPHeaders", headers={"Accept-Language": locale})
+            for width in (375, 1280):
+                page.viewport(width, mobile=width < 500)
+                page.goto(f"{base}/products")
+                assert _has_banner(page)
+                summary = page.evaluate("document.querySelector('.mm-banner summary').textContent")
+                assert words in summary, summary
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                page.screenshot(ARTIFACTS / f"banner-ended-{locale}-{width}.png")
         _only_loopback(page.requested_urls())
     finally:
         page.close()

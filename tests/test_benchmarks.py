@@ -96,3 +96,27 @@ def test_scaling_rows_build_and_answer(tmp_path: Path, monkeypatch: pytest.Monke
             assert response.status == 503, name
             assert (b"S999" if "1000" in name else b"S9") in response.body, name
     runner.asgi.loop.close()
+
+
+def test_the_footprint_verdict_uses_instructions_when_measured() -> None:
+    """Instructions over bare + pydantic, in ms at that worker's own rate, decide the verdict."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import _report
+
+    def worker(ms: float, mb: float, ir: float) -> dict[str, float]:
+        return {"ms": ms, "mb": mb, "ir": ir}
+
+    found = {}
+    for app, over in (("django", 10e6), ("flask", 30e6), ("fastapi", 10e6)):
+        found[f"{app}:bare"] = worker(100, 40, 400e6)
+        found[f"{app}:pydantic"] = worker(150, 48, 600e6)  # 4M instructions per ms
+        found[f"{app}:off"] = worker(190, 50, 600e6 + over)  # CPU time says +40 ms: noise
+    targets = _report.Targets()
+    text = _report.footprint(found, targets)
+    assert "+10.0M instructions = +2.5 ms" in text
+    assert "+30.0M instructions = +7.5 ms" in text
+    assert [verdict for _, _, verdict in targets.rows] == ["met"] * 3
+    found["flask:off"]["ir"] = 600e6 + 64e6  # +16 ms: over the 15 ms budget
+    targets = _report.Targets()
+    _report.footprint(found, targets)
+    assert [verdict for _, _, verdict in targets.rows] == ["met", "**missed**", "met"]

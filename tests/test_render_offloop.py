@@ -1,9 +1,11 @@
 """Rendering after a state change never runs on the event loop (issue 20).
 
 Under a real uvicorn, a state change with 1,000 updates makes each language's page
-render again; the templates here are made slow on purpose (a tenth of a second or more
-a render), so a render on the loop would hold every concurrent request that long.
-Requests to the health path must stay about as fast as before the change.
+render again. The app records, for every Jinja2 render, whether it ran on the thread of
+a running event loop: none may. The templates are made slow on purpose (a tenth of a
+second or more a render), so that a render on the loop would also hold every concurrent
+request that long; the latencies of health requests meanwhile are reported, not
+asserted (timings on a shared machine are the benchmarks' business).
 """
 
 from __future__ import annotations
@@ -22,19 +24,35 @@ from conftest import Server
 from maintenance_mode.state import MaintenanceState, ProgressUpdate
 
 APP = """
-import os
+import asyncio, json, os
+import jinja2
 from maintenance_mode.asgi import MaintenanceMiddleware
+
+RENDERS = []  # (template, ran on an event loop's thread)
+_render = jinja2.Template.render
+
+def render(self, *args, **kwargs):
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        RENDERS.append((self.name, False))
+    else:
+        RENDERS.append((self.name, True))
+    return _render(self, *args, **kwargs)
+
+jinja2.Template.render = render
 
 async def inner(scope, receive, send):
     if scope["type"] != "http":
         return
+    body = json.dumps(RENDERS).encode() if scope["path"] == "/renders" else b"ok"
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": b"ok"})
+    await send({"type": "http.response.body", "body": body})
 
 app = MaintenanceMiddleware(
     inner, flag=os.environ["FLAG"], check_interval=0.05, template_dir=os.environ["TEMPLATES"],
-    locales=["en", "fr", "de", "es"],
+    locales=["en", "fr", "de", "es"], allow=["/renders"],
 )
 """
 #: The default page, plus a loop that makes each render take a tenth of a second or more.
@@ -118,11 +136,12 @@ def test_a_state_change_with_1000_updates_does_not_hold_up_requests(
         visitor.start()
         during = latencies(client, lambda: not visitor.is_alive(), 30)
         visitor.join()
+        renders = [tuple(r) for r in client.get("/renders").json()]
 
     assert sorted(status for _, status, _ in pages) == [503] * 4
-    # The renders were slow (the test can tell a render on the loop) ...
-    slowest = max(seconds for *_, seconds in pages)
-    assert slowest > 0.08, pages
-    # ... and requests in flight meanwhile were not held up by them (generous: shared CI).
+    # Each language's page rendered (slowly), and no render ran on the event loop's thread.
+    assert sum(name == "maintenance.html" for name, _ in renders) >= len(LANGS), renders
+    assert [render for render in renders if render[1]] == []
+    assert max(seconds for *_, seconds in pages) > 0.08, pages
     added = p95(during) - p95(baseline)
-    assert added < 0.05, (added, p95(baseline), p95(during), len(during), pages)
+    print(f"health p95 {p95(baseline) * 1e3:.1f} ms before, {added * 1e3:+.1f} ms during renders")

@@ -3,9 +3,10 @@
 Each case runs in a fresh interpreter (``sys.modules`` is the measure): a Django, Flask
 or FastAPI app is built with the middleware, serves one request with maintenance off,
 and must not have loaded Babel, Jinja2, MarkupSafe or Werkzeug's server (Flask brings
-its own Jinja2 and Werkzeug: there only what the bare Flask app loads is allowed). A
-503 then loads them (the lazy path works), and so does the warm-up, with no request,
-as soon as the engine sees the flag turn on. No timings here: benchmarks/ measures.
+its own Jinja2 and Werkzeug: there only what the bare Flask app loads is allowed), nor
+our own flag document models, schedule and renderer. A 503 then loads them (the lazy
+path works), and so does the warm-up, with no request, as soon as the engine sees the
+flag turn on. No timings here: benchmarks/ measures.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pytest
 #: Not loaded while off. maintenance_mode.hooks: only a transition (maintenance going
 #: on or off, an update) needs its events; maintenance_mode.status: only the status
 #: document and the page do. A worker that stays off and unpolled imports neither.
+#: maintenance_mode.state and .schedule: only a flag document (its models, its phase)
+#: needs them; maintenance_mode.render: only a page or a banner.
 HEAVY = (
     "babel",
     "jinja2",
@@ -30,8 +33,13 @@ HEAVY = (
     "http.server",
     "maintenance_mode.hooks",
     "maintenance_mode.status",
+    "maintenance_mode.state",
+    "maintenance_mode.schedule",
+    "maintenance_mode.render",
 )
-RENDERING = {"babel", "jinja2", "markupsafe"}
+RENDERING = {"babel", "jinja2", "markupsafe", "maintenance_mode.render"}
+#: Loaded as soon as a flag document is read (its models, then its phase).
+DOCUMENTS = {"maintenance_mode.state", "maintenance_mode.schedule"}
 
 #: Run as ``python -c SCRIPT FRAMEWORK FLAG``; prints one JSON object. It imports only
 #: the standard library before the framework, so sys.modules is the app's own.
@@ -175,7 +183,7 @@ def test_off_loads_no_renderer_and_the_first_503_does(framework: str, tmp_path: 
     if framework != "flask":
         assert result["off"] == []  # not even Werkzeug
     assert result["on_status"] == 503
-    assert set(result["on"]) >= RENDERING
+    assert set(result["on"]) >= RENDERING | DOCUMENTS
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -185,7 +193,36 @@ def test_the_warm_up_loads_the_renderer_when_the_flag_turns_on(
     result = run(framework, tmp_path / "maintenance.json", "warm")
     assert result["off"] == result["baseline"]
     assert result["checked_on"] is True
-    assert set(result["on"]) >= RENDERING  # no request asked for a page
+    assert set(result["on"]) >= RENDERING | DOCUMENTS  # no request asked for a page
+
+
+def test_at_start_up_the_renderer_loads_in_line_and_later_in_the_background(
+    tmp_path: Path,
+) -> None:
+    """A thread importing Jinja2 and Babel while the app still imports its own modules
+    can break the app's imports: an engine that starts with maintenance on loads the
+    renderer before its constructor returns, with no thread; one that sees it turn on
+    later, in the background."""
+    import threading
+
+    from maintenance_mode import Maintenance, control
+
+    flag = tmp_path / "maintenance.json"
+    control.on(flag, reason="Database upgrade")
+    before = set(threading.enumerate())
+    started_on = Maintenance(flag=flag)
+    assert started_on._rendering is not None
+    assert not started_on._warming
+    assert [t.name for t in set(threading.enumerate()) - before] == []
+
+    control.off(flag, purge=True)
+    later = Maintenance(flag=flag, check_interval=0.001)
+    assert later._rendering is None
+    control.on(flag, reason="Database upgrade")
+    later.invalidate()
+    assert later.poll().on
+    assert later._warming  # a thread loads it; the first 503 waits for it if need be
+    assert later._warm() is not None
 
 
 def test_the_footprint_benchmark_reports_every_worker(tmp_path: Path) -> None:
@@ -194,7 +231,7 @@ def test_the_footprint_benchmark_reports_every_worker(tmp_path: Path) -> None:
     out = tmp_path / "footprint.json"
     command = [sys.executable, str(root / "benchmarks" / "run.py"), "--only", "footprint"]
     proc = subprocess.run(
-        [*command, "--repeats", "1", "--json", str(out)],
+        [*command, "--quick", "--json", str(out)],  # --quick: no callgrind (minutes)
         cwd=root,
         capture_output=True,
         text=True,

@@ -24,10 +24,10 @@ from typing import Any, Unpack
 # First: a clear error if django-maintenance-mode's files are mixed with ours.
 import maintenance_mode._install  # noqa: F401
 
+from ._response import Response
 from ._types import ASGIApp, Message, Receive, Scope, Send
 from .banner import BannerInjector, injectable, with_length
 from .core import DEFERRED, Decision, Maintenance, RequestInfo, Snapshot
-from .render import Response
 from .settings import Options
 
 __all__ = ["MaintenanceMiddleware"]

@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from . import i18n
-from .schedule import Banner
 from .settings import Brand
-from .state import MaintenanceState, Window
 
 if TYPE_CHECKING:  # imported by load_banner_template: injecting needs no Jinja2
     from gettext import NullTranslations
@@ -28,6 +26,8 @@ if TYPE_CHECKING:  # imported by load_banner_template: injecting needs no Jinja2
     import jinja2
 
     from .render import ComponentView
+    from .schedule import Banner  # with the document models: injecting needs neither
+    from .state import Window
 
 __all__ = [
     "DISMISS_COOKIE",
@@ -149,7 +149,7 @@ def _texts(banner: Banner, lang: str, text_lang: str | None) -> dict[str, Any]:
     if source is None:
         return {"texts": {}, "text_lang_attrs": {}}
     fallback = text_lang if text_lang and text_lang != i18n.language_tag(lang) else None
-    window = source if isinstance(source, Window) else None
+    window = banner.window if banner.kind == "upcoming" else None
     texts, langs, _ = operator_text(source, lang, fallback, window=window)
     attrs = {
         name: Markup(' lang="{}"').format(tag) if tag else Markup("") for name, tag in langs.items()
@@ -200,6 +200,9 @@ def _zones(configured: Iterable[str], window: Window | None) -> tuple[ZoneInfo, 
 def load_banner_template(env: jinja2.Environment) -> jinja2.Template:
     """``banner.html`` from the same loaders as the page, test-rendered for every kind."""
     import jinja2
+
+    from .schedule import Banner
+    from .state import MaintenanceState, Window
 
     now = datetime.now(UTC)
     sample = Window(start=now + timedelta(days=1), end=now + timedelta(days=1, hours=2))

@@ -16,7 +16,6 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import monotonic, time_ns
@@ -24,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, Unpack
 from urllib.parse import quote
 
 from . import i18n
+from ._records import FrozenRecord, Record
+from ._response import Response, Variant, _check_brand, negotiate
 from .banner import DISMISS_COOKIE, DISMISS_URL, banner_context, banner_id, load_banner_template
-from .render import Page, Renderer, Response, Variant, _check_brand, assemble, negotiate
 from .rules import (
     Networks,
     PathRules,
@@ -38,10 +38,8 @@ from .rules import (
     verify_cookie,
     wsgi_text_path,
 )
-from .schedule import Banner, Evaluation, Phase, evaluate, evaluate_components
 from .settings import Options, Settings
 from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
-from .state import MaintenanceState, Window
 
 if TYPE_CHECKING:
     import asyncio
@@ -50,7 +48,12 @@ if TYPE_CHECKING:
 
     from .claims import ClaimStore, Identity
     from .hooks import Event
-    from .render import ComponentView
+
+    # Loaded where first needed: the renderer at the first page or banner, the document
+    # models and the schedule at the first document. A worker that stays off loads neither.
+    from .render import ComponentView, Page, Renderer
+    from .schedule import Banner, Evaluation, Phase
+    from .state import MaintenanceState, Window
     from .status import StatusParts
 
 __all__ = [
@@ -201,9 +204,23 @@ def _render_checked_lazily(settings: Settings) -> bool:
     return all(name in known for name in (settings.default_locale, *settings.locales))
 
 
-@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~12k instructions per request
-class RequestInfo:
+class RequestInfo(Record):  # not frozen: a frozen __init__ costs ~12k instructions per request
     """What the decision needs from a request, read from the server's own fields only."""
+
+    __slots__ = __match_args__ = (
+        "method",
+        "path",
+        "root",
+        "peer",
+        "forwarded_for",
+        "accept",
+        "cookie",
+        "token",
+        "scheme",
+        "accept_language",
+        "verified",
+        "raw_path",
+    )
 
     method: str
     #: The app-relative path, or None when it is ambiguous or outside the mount (never
@@ -212,18 +229,46 @@ class RequestInfo:
     #: The mount prefix (WSGI SCRIPT_NAME, ASGI root_path), for redirects and cookie paths.
     root: str
     peer: str | None
-    forwarded_for: str | None = None
-    accept: str | None = None
-    cookie: str | None = None
-    token: str | None = None
-    scheme: str = "http"
+    forwarded_for: str | None
+    accept: str | None
+    cookie: str | None
+    token: str | None
+    scheme: str
     #: Picks the page's language (``Accept-Language``), only when the 503 is sent.
-    accept_language: str | None = None
+    accept_language: str | None
     #: False when ``path`` has not been checked for ambiguity yet (``from_asgi`` and
     #: ``from_wsgi`` defer that check until a rule names the path, which most never do).
-    verified: bool = True
+    verified: bool
     #: The ASGI ``raw_path``, for the deferred check (encoded ``/`` or ``.``).
-    raw_path: bytes | None = None
+    raw_path: bytes | None
+
+    def __init__(
+        self,
+        method: str,
+        path: str | None,
+        root: str,
+        peer: str | None,
+        forwarded_for: str | None = None,
+        accept: str | None = None,
+        cookie: str | None = None,
+        token: str | None = None,
+        scheme: str = "http",
+        accept_language: str | None = None,
+        verified: bool = True,
+        raw_path: bytes | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.root = root
+        self.peer = peer
+        self.forwarded_for = forwarded_for
+        self.accept = accept
+        self.cookie = cookie
+        self.token = token
+        self.scheme = scheme
+        self.accept_language = accept_language
+        self.verified = verified
+        self.raw_path = raw_path
 
     def checked_path(self) -> str | None:
         """``path`` once it is known to be unambiguous (None otherwise); runs the check once."""
@@ -329,14 +374,26 @@ def _wsgi_header_key(name: str) -> str:
     return key
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(FrozenRecord):
     """The core's verdict for one request."""
 
+    __slots__ = __match_args__ = ("action", "response", "banner")
+
     action: Literal["pass", "bypass", "respond"]
-    response: Response | None = None
+    response: Response | None
     #: HTML to inject after ``<body>`` in the app's own text/html response (pass/bypass).
-    banner: bytes | None = None
+    banner: bytes | None
+
+    def __init__(
+        self,
+        action: Literal["pass", "bypass", "respond"],
+        response: Response | None = None,
+        banner: bytes | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "action", action)
+        init(self, "response", response)
+        init(self, "banner", banner)
 
 
 PASS: Final = Decision("pass")
@@ -351,52 +408,117 @@ _NO_RULES: Final = PathRules(frozenset(), ())
 _PROBLEM_JSON: Final = "application/problem+json"
 
 
-@dataclass(slots=True, eq=False)
 class Snapshot:
-    """What the sources said at the last check: frozen except for its response cache."""
+    """What the sources said at the last check: frozen except for its response cache.
+
+    Compared by identity: an unchanged check keeps the same snapshot (and its caches).
+    """
+
+    __slots__ = (
+        "_banner_ids",
+        "_decisions",
+        "_pages",
+        "_responses",
+        "allow",
+        "banner",
+        "checked_at",
+        "component",
+        "docs",
+        "down",
+        "eta_earliest_us",
+        "eta_latest_us",
+        "on",
+        "phase",
+        "read_only",
+        "read_only_banner",
+        "routes",
+        "state",
+        "views",
+        "window",
+    )
 
     on: bool
-    state: MaintenanceState | None = None
-    allow: PathRules = _NO_RULES
-    checked_at: float = 0.0
-    phase: Phase = "idle"
-    banner: Banner | None = None
-    window: Window | None = None
+    state: MaintenanceState | None
+    allow: PathRules
+    checked_at: float
+    phase: Phase
+    banner: Banner | None
+    #: The banner a read-only GET gets (option ``read_only_banner``): made with each
+    #: snapshot that has a state, so that no request makes one.
+    read_only_banner: Banner | None
+    window: Window | None
     #: Every document the sources returned (the status endpoint lists their windows).
-    docs: tuple[MaintenanceState, ...] = ()
+    docs: tuple[MaintenanceState, ...]
     #: The state's ETA bounds in microseconds since the epoch: Retry-After and the overrun
     #: test per request are then integer arithmetic, not time-zone-aware datetimes.
-    eta_earliest_us: int | None = None
-    eta_latest_us: int | None = None
+    eta_earliest_us: int | None
+    eta_latest_us: int | None
     #: Partial maintenance while the site is up: each component under maintenance as a
     #: snapshot of its own (on, its state, its caches), by name; empty otherwise.
-    down: Mapping[str, Snapshot] = field(default_factory=dict)
+    down: Mapping[str, Snapshot]
     #: The down components' path rules, in the order of the ``components`` option.
-    routes: tuple[tuple[PathRules, Snapshot], ...] = ()
+    routes: tuple[tuple[PathRules, Snapshot], ...]
     #: For a component's snapshot: its name, and whether only its writes are blocked.
-    component: str | None = None
-    read_only: bool = False
+    component: str | None
+    read_only: bool
     #: How pages and banners show the components: this one, those down, those up.
-    views: tuple[ComponentView | None, tuple[ComponentView, ...], tuple[ComponentView, ...]] = (
-        None,
-        (),
-        (),
-    )
-    _decisions: dict[str, Decision] = field(default_factory=dict)
+    views: tuple[ComponentView | None, tuple[ComponentView, ...], tuple[ComponentView, ...]]
+    _decisions: dict[str, Decision]
     #: The banner's id (what a dismissal is remembered under), per banner kind.
-    _banner_ids: dict[str, str] = field(default_factory=dict)
+    _banner_ids: dict[str, str]
     #: Rendered bodies per (variant, overrun, locale, root).
-    _pages: dict[tuple[Variant, bool, str, str], Page] = field(default_factory=dict)
+    _pages: dict[tuple[Variant, bool, str, str], Page]
     #: Per (Accept, Accept-Language, root) as sent: the span [from, until) in which the
     #: cached 503 is exact (same Retry-After second, same side of the latest ETA), and its
     #: GET and HEAD decisions.
-    _responses: dict[tuple[str | None, str | None, str], tuple[int, int, Decision, Decision]] = (
-        field(default_factory=dict)
-    )
+    _responses: dict[tuple[str | None, str | None, str], tuple[int, int, Decision, Decision]]
+
+    def __init__(
+        self,
+        on: bool,
+        state: MaintenanceState | None = None,
+        allow: PathRules = _NO_RULES,
+        checked_at: float = 0.0,
+        phase: Phase = "idle",
+        banner: Banner | None = None,
+        window: Window | None = None,
+        docs: tuple[MaintenanceState, ...] = (),
+        eta_earliest_us: int | None = None,
+        eta_latest_us: int | None = None,
+        down: Mapping[str, Snapshot] | None = None,
+        routes: tuple[tuple[PathRules, Snapshot], ...] = (),
+        component: str | None = None,
+        read_only: bool = False,
+        views: tuple[ComponentView | None, tuple[ComponentView, ...], tuple[ComponentView, ...]] = (
+            None,
+            (),
+            (),
+        ),
+        read_only_banner: Banner | None = None,
+    ) -> None:
+        self.on = on
+        self.state = state
+        self.allow = allow
+        self.checked_at = checked_at
+        self.phase = phase
+        self.banner = banner
+        self.read_only_banner = read_only_banner
+        self.window = window
+        self.docs = docs
+        self.eta_earliest_us = eta_earliest_us
+        self.eta_latest_us = eta_latest_us
+        self.down = {} if down is None else down
+        self.routes = routes
+        self.component = component
+        self.read_only = read_only
+        self.views = views
+        self._decisions = {}
+        self._banner_ids = {}
+        self._pages = {}
+        self._responses = {}
 
 
 _OFF: Final = Snapshot(on=False)
-_IDLE: Final = Evaluation(on=False, phase="idle", state=None)
 _UNKNOWN: Final = object()
 
 # -- process-wide overrides (maintenance_mode.testing) ------------------------------------
@@ -468,12 +590,13 @@ class Maintenance:
         self._json_paths = PathRules.compile(settings.json_paths)
         #: Where a WSGI environ (or Django's request.META) carries the bypass header.
         self.token_meta_key = _wsgi_header_key(settings.bypass_header)
-        # Jinja2, Babel, templates and catalogs load at the first page or banner (or in a
-        # background thread when a state that needs one is seen: _warm_soon), not here.
+        # Jinja2, Babel, templates and catalogs load when a state that needs a page or a
+        # banner is first seen: at start-up in line, later in a background thread
+        # (_warm_soon); never for a worker that only ever sees maintenance off.
         _check_brand(settings.brand)
         self._rendering: tuple[Renderer, jinja2.Template] | None = None  # the page, the banner
         self._warm_lock = threading.Lock()
-        self._warming = False
+        self._warming = self._starting = False
         if not _render_checked_lazily(settings):
             self._warm()  # your own templates or catalogs: their mistakes fail at start-up
         #: The on_change hooks, and the export_dir option's (it re-exports in every process).
@@ -514,7 +637,11 @@ class Maintenance:
         # Files and env vars: read now, so the first request is right (under ASGI the later
         # checks of a file still run off the event loop: FileFlag.offload).
         if not any(src.is_async or src.blocking for src in self.sources):
-            self._refresh_sync()
+            self._starting = True  # a renderer this first answer needs loads here, in line
+            try:
+                self._refresh_sync()
+            finally:
+                self._starting = False
 
     @property
     def _clock(self) -> Callable[[], datetime]:
@@ -624,6 +751,8 @@ class Maintenance:
         return snapshot
 
     def _on_error(self, index: int, source: FlagSource, exc: Exception) -> MaintenanceState | None:
+        from .state import MaintenanceState  # an error may come before any document
+
         policy = self.settings.on_error
         if isinstance(exc, FlagError):
             logger.warning("%s; on_error=%s", exc, policy)
@@ -642,41 +771,12 @@ class Maintenance:
         self._checked = True
         now = self._clock()
         docs = tuple(doc for doc in results if doc is not None)
-        found = self._evaluate(list(docs), now)
         current = self._snapshot
-        # Partial maintenance: only with the components option, only while the site is up.
-        parts = self._down(docs, now) if self._components and not found.on else {}
-        if not parts and not found.on and found.banner is None and self._components:
-            found = self._announce_part(docs, now, found)
-        if (
-            current.on == found.on
-            and current.state == found.state
-            and current.phase == found.phase
-            and current.banner == (found.banner or (Banner("components") if parts else None))
-            and current.docs == docs
-            and (found.on or parts == self._parts)
-        ):
-            new = current  # unchanged: keep the rendered pages and decisions
-        elif parts:
-            new = self._partial(found, parts, docs)
-        elif not found.on and found.banner is None:
-            new = _OFF if not docs else Snapshot(on=False, phase=found.phase, docs=docs)
-        else:
-            state = found.state
-            new = Snapshot(
-                on=found.on,
-                state=state,
-                allow=PathRules.compile(
-                    (*self._base_allow, *(state.allow if state is not None else ()))
-                ),
-                checked_at=monotonic(),
-                phase=found.phase,
-                banner=found.banner,
-                window=found.window,
-                docs=docs,
-                eta_earliest_us=_micros_or_none(state.eta_earliest if state else None),
-                eta_latest_us=_micros_or_none(state.eta_latest if state else None),
-            )
+        if docs:
+            new, parts = self._from_docs(docs, now, current)
+        else:  # no document: off, with nothing to announce (the schedule stays unloaded)
+            self._capped = False
+            new, parts = _OFF, {}
         self._snapshot = new
         # While the whole site is on, the components keep their last state (no transition).
         old_parts = self._parts
@@ -700,18 +800,69 @@ class Maintenance:
         # While it is off with nothing to announce, adapters may skip the engine entirely.
         self.off_until = self._next_check if not new.on and new.banner is None else 0.0
         if (new.on or new.banner is not None) and self._rendering is None:
-            self._warm_soon()  # the first 503 or banner must not wait for the imports
+            # The first 503 or banner must not wait for the imports. At start-up they load
+            # here: a thread importing Jinja2, Babel and Werkzeug while the app still
+            # imports its own modules can break the app's imports (a concurrent import of
+            # one package fails in one of the threads: KeyError, ModuleNotFoundError).
+            if self._starting:
+                self._warm_quietly()
+            else:
+                self._warm_soon()
         if new is not current:
             self._transition(current, new, now, first_check)
             if not new.on and (old_parts or parts):
                 self._transition_parts(old_parts, parts, now, first_check)
         return new
 
+    def _from_docs(
+        self, docs: tuple[MaintenanceState, ...], now: datetime, current: Snapshot
+    ) -> tuple[Snapshot, dict[str, Evaluation]]:
+        """The snapshot ``docs`` make at ``now`` (``current`` if unchanged), and the
+        components they put under maintenance."""
+        from .schedule import Banner
+
+        found = self._evaluate(docs, now)
+        # Partial maintenance: only with the components option, only while the site is up.
+        parts = self._down(docs, now) if self._components and not found.on else {}
+        if not parts and not found.on and found.banner is None and self._components:
+            found = self._announce_part(docs, now, found)
+        if (
+            current.on == found.on
+            and current.state == found.state
+            and current.phase == found.phase
+            and current.banner == (found.banner or (Banner("components") if parts else None))
+            and current.docs == docs
+            and (found.on or parts == self._parts)
+        ):
+            return current, parts  # unchanged: keep the rendered pages and decisions
+        if parts:
+            return self._partial(found, parts, docs), parts
+        if not found.on and found.banner is None:
+            return Snapshot(on=False, phase=found.phase, docs=docs), parts
+        state = found.state
+        return Snapshot(
+            on=found.on,
+            state=state,
+            allow=PathRules.compile(
+                (*self._base_allow, *(state.allow if state is not None else ()))
+            ),
+            checked_at=monotonic(),
+            phase=found.phase,
+            banner=found.banner,
+            read_only_banner=Banner("read_only", state=state) if state is not None else None,
+            window=found.window,
+            docs=docs,
+            eta_earliest_us=_micros_or_none(state.eta_earliest if state else None),
+            eta_latest_us=_micros_or_none(state.eta_latest if state else None),
+        ), parts
+
     def _down(self, docs: tuple[MaintenanceState, ...], now: datetime) -> dict[str, Evaluation]:
         """The known components under maintenance now (the first document that says so wins).
 
         Components the ``components`` option does not name are ignored.
         """
+        from .schedule import evaluate_components
+
         back_for = timedelta(seconds=self.settings.ended_banner_for)
         down: dict[str, Evaluation] = {}
         for doc in docs:
@@ -729,7 +880,7 @@ class Maintenance:
         announcement period (only while the site has no banner and no component is down)."""
         from dataclasses import replace
 
-        from .schedule import announced_component
+        from .schedule import Banner, announced_component
 
         ahead = announced_component(docs, self._components, now)
         if ahead is None:
@@ -743,6 +894,7 @@ class Maintenance:
     ) -> Snapshot:
         """The site's snapshot while some components are down: one snapshot per component."""
         from .render import ComponentView  # only while a component is down
+        from .schedule import Banner
 
         views = {
             name: ComponentView(
@@ -773,6 +925,7 @@ class Maintenance:
                 eta_latest_us=_micros_or_none(state.eta_latest),
                 component=name,
                 read_only=part.read_only,
+                read_only_banner=Banner("read_only", state=state),
                 views=(views[name], down_views, up_views),
             )
             if self._component_paths[name]:
@@ -836,8 +989,10 @@ class Maintenance:
         except Exception:  # a hook must never reach a request
             logger.exception("on_change hooks could not be started")
 
-    def _evaluate(self, docs: list[MaintenanceState], now: datetime) -> Evaluation:
+    def _evaluate(self, docs: Iterable[MaintenanceState], now: datetime) -> Evaluation:
         """The first document that is on wins; otherwise the first one with a banner."""
+        from .schedule import Evaluation, evaluate
+
         s = self.settings
         back_for = timedelta(seconds=s.ended_banner_for)
         evaluations = [evaluate(doc, now, back_for=back_for) for doc in docs]
@@ -863,7 +1018,7 @@ class Maintenance:
         if with_banner:
             return with_banner[0]
         waiting = (found for found in evaluations if not found.on and found.phase != "idle")
-        return next(waiting, _IDLE)
+        return next(waiting, None) or Evaluation(on=False, phase="idle", state=None)
 
     #: The maintenance this process last saw on, for its end: where its transitions are
     #: claimed, and what tells it apart in its store when it has no start time.
@@ -983,6 +1138,8 @@ class Maintenance:
             if self._rendering is None:
                 import werkzeug.http  # noqa: F401  (cookies and Accept, on the blocked path)
 
+                from .render import Renderer
+
                 renderer = Renderer(self.settings, check_brand=False)
                 self._rendering = (renderer, load_banner_template(renderer.env))
             return self._rendering
@@ -1048,8 +1205,8 @@ class Maintenance:
         elif snapshot.allow.match(path) and request.checked_path() is not None:
             return PASS
         if (s.read_only or snapshot.read_only) and request.method in _SAFE_METHODS:
-            if s.read_only_banner and s.banner and request.method != "HEAD":
-                banner = Banner("read_only", state=snapshot.state)
+            banner = snapshot.read_only_banner  # there is one: the snapshot has a state
+            if s.read_only_banner and s.banner and request.method != "HEAD" and banner is not None:
                 return self._with_banner(snapshot, banner, request, render)
             return PASS
         if self._bypass_ips and self._bypass_ips.matches(
@@ -1185,7 +1342,7 @@ class Maintenance:
         banner = snapshot.banner
         s = self.settings
         if banner is None and snapshot.on and s.read_only and s.read_only_banner:
-            banner = Banner("read_only", state=snapshot.state)
+            banner = snapshot.read_only_banner
         if banner is None:
             return ""
         locale = self._renderer.negotiate_locale(accept_language)
@@ -1350,6 +1507,8 @@ class Maintenance:
         if page is None:
             with self._render_lock:  # concurrent requests for it wait for one render
                 page = self._render_page(snapshot, variant, overrun, locale, root, retry)
+        from .render import assemble  # loaded with the page it assembles
+
         response = assemble(page, retry)
         head = response.without_body()
         return low, high, Decision("respond", response), Decision("respond", head)
@@ -1367,6 +1526,8 @@ class Maintenance:
         s = self.settings
         page = snapshot._pages.get((variant, overrun, locale, root))
         if page is None:
+            from .state import MaintenanceState
+
             status_path = s.status_path
             # The page's "are we back?" check reads the status document under the same mount.
             status_url = (

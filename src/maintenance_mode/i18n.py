@@ -31,12 +31,13 @@ import math
 import re
 import struct
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
+
+from ._records import FrozenRecord
 
 if TYPE_CHECKING:  # imported where used: a worker that never renders never loads them
     from gettext import NullTranslations
@@ -185,13 +186,22 @@ def _load(path: Path) -> Translations:
     return read(path, path.stat().st_mtime_ns)
 
 
-@dataclass(frozen=True, slots=True)
-class Catalogs:
+class Catalogs(FrozenRecord):
     """The languages the page is offered in, and their translations."""
+
+    __slots__ = __match_args__ = ("default", "available", "translations")
 
     default: str
     available: tuple[str, ...]
     translations: Mapping[str, NullTranslations]
+
+    def __init__(
+        self, default: str, available: tuple[str, ...], translations: Mapping[str, NullTranslations]
+    ) -> None:
+        init = object.__setattr__
+        init(self, "default", default)
+        init(self, "available", available)
+        init(self, "translations", translations)
 
     def negotiate(self, accept_language: str | None) -> str:
         """The best offered locale for an ``Accept-Language`` header, else the default."""

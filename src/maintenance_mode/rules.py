@@ -26,8 +26,9 @@ import ipaddress
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from socket import AF_INET, AF_INET6, inet_pton
+
+from ._records import FrozenRecord
 
 __all__ = [
     "Networks",
@@ -95,8 +96,7 @@ def check_allow_entry(entry: str) -> str:
     return entry
 
 
-@dataclass(frozen=True, slots=True)
-class PathRules:
+class PathRules(FrozenRecord):
     """A compiled allowlist: a set of exact paths and a set of segment prefixes.
 
     No implicit variants: an entry without a trailing slash is exact, one with a
@@ -106,23 +106,29 @@ class PathRules:
     not grow with the number of entries.
     """
 
+    __slots__ = ("_few", "_limit", "_prefix_set", "exact", "prefixes")
+    __match_args__ = ("exact", "prefixes")
+
     exact: frozenset[str]
     prefixes: tuple[str, ...]
-    _prefix_set: frozenset[str] = field(init=False, repr=False, compare=False)
-    _few: bool = field(init=False, repr=False, compare=False)
+    _prefix_set: frozenset[str]
+    _few: bool
     #: The longest prefix: slashes beyond it cannot end a listed prefix.
-    _limit: int = field(init=False, repr=False, compare=False)
+    _limit: int
 
-    def __post_init__(self) -> None:
-        for prefix in self.prefixes:
+    def __init__(self, exact: frozenset[str], prefixes: tuple[str, ...]) -> None:
+        for prefix in prefixes:
             if len(prefix) < 2 or not prefix.startswith("/") or not prefix.endswith("/"):
                 raise ValueError(
                     f"PathRules prefix {prefix!r} must start and end with '/', like '/static/'; "
                     "build the rules with PathRules.compile"
                 )
-        object.__setattr__(self, "_prefix_set", frozenset(self.prefixes))
-        object.__setattr__(self, "_few", len(self.prefixes) <= _FEW_PREFIXES)
-        object.__setattr__(self, "_limit", max(map(len, self.prefixes), default=0))
+        init = object.__setattr__
+        init(self, "exact", exact)
+        init(self, "prefixes", prefixes)
+        init(self, "_prefix_set", frozenset(prefixes))
+        init(self, "_few", len(prefixes) <= _FEW_PREFIXES)
+        init(self, "_limit", max(map(len, prefixes), default=0))
 
     @classmethod
     def compile(cls, entries: Iterable[str]) -> PathRules:
@@ -210,12 +216,18 @@ def wsgi_text_path(path_info: str) -> str | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class ViewRules:
+class ViewRules(FrozenRecord):
     """Allowlisted view names: exact names, and namespaces written ``admin:*`` or ``blog.*``."""
+
+    __slots__ = __match_args__ = ("exact", "prefixes")
 
     exact: frozenset[str]
     prefixes: tuple[str, ...]
+
+    def __init__(self, exact: frozenset[str], prefixes: tuple[str, ...]) -> None:
+        init = object.__setattr__
+        init(self, "exact", exact)
+        init(self, "prefixes", prefixes)
 
     @classmethod
     def compile(cls, names: Iterable[str]) -> ViewRules:

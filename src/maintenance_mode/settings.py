@@ -25,17 +25,22 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from .rules import Networks, check_allow_entry
 from .sources import FlagSource
-from .state import MaintenanceState
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter
+    from pydantic import SerializationInfo, TypeAdapter
+    from pydantic.json_schema import JsonSchemaValue
+
+    from .state import MaintenanceState  # loaded with the first document, not with the options
 
 __all__ = [
     "DEFAULT_FLAG_FILE",
@@ -243,6 +248,53 @@ class LocalizedLink(BaseModel):
 LinkTarget = Href | LocalizedLink
 
 
+class _OnUse:
+    """Marks an option (``Annotated[T, _ON_USE]``) whose validator is built when a value is
+    first given: :class:`Settings`' own validator then leaves out the nested models.
+
+    Building their schemas with Settings' would cost every worker about 2 ms at start-up,
+    for options most never give (``contacts``, ``brand``, ``links``, ``components``). A
+    ``TypeAdapter`` of the same type validates, dumps and describes (JSON Schema) the value,
+    so errors (pydantic prefixes them with the option's name), dumps and schema are those
+    of the inline schema.
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        adapters: list[TypeAdapter[Any]] = []
+
+        def adapter() -> TypeAdapter[Any]:
+            if not adapters:
+                from pydantic import TypeAdapter
+
+                adapters.append(TypeAdapter(source))
+            return adapters[0]
+
+        def dump(value: object, info: SerializationInfo) -> object:
+            return adapter().dump_python(
+                value,
+                mode="json" if info.mode_is_json() else "python",
+                by_alias=info.by_alias,
+                exclude_unset=info.exclude_unset,
+                exclude_defaults=info.exclude_defaults,
+                exclude_none=info.exclude_none,
+                round_trip=info.round_trip,
+            )
+
+        def json_schema(schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+            return handler(adapter().core_schema)
+
+        return core_schema.no_info_plain_validator_function(
+            lambda value: adapter().validate_python(value),
+            serialization=core_schema.plain_serializer_function_ser_schema(dump, info_arg=True),
+            metadata={"pydantic_js_functions": [json_schema]},
+        )
+
+
+_ON_USE = _OnUse()
+
+
 class Contacts(BaseModel):
     """How visitors reach a human while the site is down; each shown only when set."""
 
@@ -387,8 +439,8 @@ _OneFlag = (
     str
     | os.PathLike[str]
     | FlagSource
-    | Callable[[], bool | MaintenanceState]
-    | Callable[[], Awaitable[bool | MaintenanceState]]
+    | Callable[[], "bool | MaintenanceState"]
+    | Callable[[], Awaitable["bool | MaintenanceState"]]
 )
 #: What ``flag`` accepts: a path, ``"env:NAME"``, a callable, a source, or a list of them.
 FlagSpec = _OneFlag | Sequence[_OneFlag] | None
@@ -533,10 +585,12 @@ class Settings(BaseModel):
     retry_after_min: Annotated[int, _seconds(0, 30 * _DAY)] = 60
     retry_after_max: Annotated[int, _seconds(1, 30 * _DAY)] = _DAY
     site_name: Annotated[str, Field(max_length=200)] = ""
-    contacts: Contacts = Contacts.model_construct()
+    contacts: Annotated[Contacts, _ON_USE] = Contacts.model_construct()
     #: Label to href; a value may be a :class:`LocalizedLink` (the label per language).
-    links: Mapping[Annotated[str, Field(min_length=1, max_length=200)], LinkTarget] = {}
-    brand: Brand = Brand.model_construct()
+    links: Annotated[
+        Mapping[Annotated[str, Field(min_length=1, max_length=200)], LinkTarget], _ON_USE
+    ] = {}
+    brand: Annotated[Brand, _ON_USE] = Brand.model_construct()
     tone: Tone = "friendly"
     time_zones: Words = ()
     default_locale: str = "en"
@@ -562,7 +616,7 @@ class Settings(BaseModel):
     #: Where the static export for the reverse proxy is kept in step (maintenance_mode.export).
     export_dir: Path | None = None
     #: Named parts of the site that go down on their own (partial maintenance).
-    components: Annotated[Mapping[str, Component], BeforeValidator(_component_names)] = {}
+    components: Annotated[Mapping[str, Component], _ON_USE, BeforeValidator(_component_names)] = {}
 
     @field_validator("export_dir")
     @classmethod

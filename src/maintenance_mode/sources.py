@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .state import MAX_STATE_BYTES, MaintenanceState, StateFileError, load_state
-
 if TYPE_CHECKING:  # imported where awaited: a WSGI worker (Flask, gunicorn) never loads it
     import asyncio
     import concurrent.futures  # imported where a callable flag runs: others never load it
+
+    # The document models load with the first document: a worker that is off never needs them.
+    from .state import MaintenanceState
 
 __all__ = [
     "CallableFlag",
@@ -306,6 +307,8 @@ class FileFlag(FlagSource):
     def _load(
         self, st: os.stat_result, key: tuple[int, int, int, int]
     ) -> tuple[MaintenanceState | None, tuple[int, int, int, int] | None]:
+        from .state import MAX_STATE_BYTES, MaintenanceState, StateFileError, load_state
+
         path = self.path
         if not stat.S_ISREG(st.st_mode):
             logger.warning(
@@ -385,7 +388,11 @@ class EnvFlag(FlagSource):
         self.name = name
         raw = (os.environ if environ is None else environ).get(name, "")
         self.on = bool(raw.strip()) and parse_switch(raw, what=f"environment variable {name}")
-        self._state = MaintenanceState() if self.on else None
+        self._state: MaintenanceState | None = None
+        if self.on:
+            from .state import MaintenanceState
+
+            self._state = MaintenanceState()
 
     def describe(self) -> str:
         return f"env {self.name}={'on' if self.on else 'off'}"
@@ -429,10 +436,12 @@ class CallableFlag(FlagSource):
         return f"callable {getattr(self.func, '__qualname__', repr(self.func))}"
 
     def _check(self, value: object) -> MaintenanceState | None:
-        if value is True:
-            return MaintenanceState()
         if value is False:
             return None
+        from .state import MaintenanceState  # loaded by now unless this is the first True
+
+        if value is True:
+            return MaintenanceState()
         if isinstance(value, MaintenanceState):
             return value
         raise FlagError(

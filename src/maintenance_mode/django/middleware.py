@@ -44,9 +44,9 @@ from django.http.response import ResponseHeaders
 from django.urls import get_resolver
 from django.utils.cache import patch_vary_headers
 
+from maintenance_mode._response import Response
 from maintenance_mode.banner import injectable, insert
 from maintenance_mode.core import DEFERRED, Decision, Maintenance, RequestInfo
-from maintenance_mode.render import Response
 
 from . import conf
 

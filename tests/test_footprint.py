@@ -23,7 +23,8 @@ import pytest
 #: on or off, an update) needs its events; maintenance_mode.status: only the status
 #: document and the page do. A worker that stays off and unpolled imports neither.
 #: maintenance_mode.state and .schedule: only a flag document (its models, its phase)
-#: needs them; maintenance_mode.render: only a page or a banner.
+#: needs them; maintenance_mode.render: only a page or a banner; maintenance_mode.control:
+#: only a command (the default flag, ``flag=None``, is found without it).
 HEAVY = (
     "babel",
     "jinja2",
@@ -36,6 +37,7 @@ HEAVY = (
     "maintenance_mode.state",
     "maintenance_mode.schedule",
     "maintenance_mode.render",
+    "maintenance_mode.control",
 )
 RENDERING = {"babel", "jinja2", "markupsafe", "maintenance_mode.render"}
 #: Loaded as soon as a flag document is read (its models, then its phase).
@@ -194,6 +196,24 @@ def test_the_warm_up_loads_the_renderer_when_the_flag_turns_on(
     assert result["off"] == result["baseline"]
     assert result["checked_on"] is True
     assert set(result["on"]) >= RENDERING | DOCUMENTS  # no request asked for a page
+
+
+def test_the_default_flag_loads_no_document_models(tmp_path: Path) -> None:
+    """``flag=None`` (``./maintenance.json``, the usual Django setting) while off: neither
+    the control layer nor the document models load."""
+    code = (
+        "import sys\n"
+        "from maintenance_mode.core import Maintenance\n"
+        "engine = Maintenance(flag=None)\n"
+        "assert not engine.poll().on\n"
+        "print(sorted(m for m in sys.modules if m.startswith('maintenance_mode')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(proc.stdout.replace("'", '"')))
+    assert "maintenance_mode.sources" in loaded  # the probe works
+    assert loaded.isdisjoint(HEAVY), loaded & set(HEAVY)
 
 
 def test_at_start_up_the_renderer_loads_in_line_and_later_in_the_background(

@@ -45,7 +45,7 @@ import maintenance_mode._install  # noqa: F401
 from .rules import check_allow_entry
 from .schedule import Phase, evaluate, evaluate_components, window_state
 from .settings import _CLI_DURATION
-from .sources import EnvFlag, FileFlag, FlagSource
+from .sources import EnvFlag, FileFlag, FlagSource, default_flag, default_redis_key
 from .state import (
     COMPONENT_NAME,
     MAX_STATE_BYTES,
@@ -594,36 +594,6 @@ class RedisStore(Store):
                 except redis.WatchError:
                     time.sleep(secrets.randbelow(20) / 1000)  # another writer won: read again
             raise ControlError(f"{self.describe()} kept changing under 100 attempts; try again")
-
-
-def default_redis_key() -> str:
-    """``$MAINTENANCE_REDIS_KEY``, else ``maintenance_mode:state`` (app and commands alike)."""
-    from .redis import DEFAULT_KEY
-
-    return os.environ.get("MAINTENANCE_REDIS_KEY", "").strip() or DEFAULT_KEY
-
-
-def default_flag() -> FlagSource:
-    """The flag used when none is given, for the app and every command alike.
-
-    ``$MAINTENANCE_REDIS`` (a Redis URL; key ``$MAINTENANCE_REDIS_KEY``, else
-    ``maintenance_mode:state``), else ``$MAINTENANCE_FILE``, else ``maintenance.json``
-    in the working directory. Setting both variables is an error: one would be ignored.
-    """
-    url = os.environ.get("MAINTENANCE_REDIS", "").strip()
-    file = os.environ.get("MAINTENANCE_FILE", "").strip()
-    if url and file:
-        raise ValueError(
-            "maintenance-mode: both MAINTENANCE_REDIS and MAINTENANCE_FILE are set; "
-            "unset one (the app and the commands read the same one)"
-        )
-    if url:
-        from .redis import RedisFlag
-
-        return RedisFlag(url, default_redis_key())
-    from .settings import default_flag_path
-
-    return FileFlag(default_flag_path())
 
 
 #: What the control functions take as their target: like the ``flag`` option, for stores

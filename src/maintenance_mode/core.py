@@ -39,7 +39,15 @@ from .rules import (
     wsgi_text_path,
 )
 from .settings import Options, Settings
-from .sources import CallableFlag, EnvFlag, FileFlag, FlagError, FlagSource
+from .sources import (
+    CallableFlag,
+    EnvFlag,
+    FileFlag,
+    FlagError,
+    FlagSource,
+    default_flag,
+    default_redis_key,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -162,15 +170,12 @@ def build_sources(flag: object, *, timeout: float = 2.0) -> tuple[FlagSource, ..
     gives the details).
     """
     if flag is None:
-        from .control import default_flag
-
         return (default_flag(),)
     if isinstance(flag, FlagSource):
         return (flag,)
     if isinstance(flag, str) and flag.startswith("env:"):
         return (EnvFlag(flag[4:]),)
     if isinstance(flag, str) and flag.startswith(("redis://", "rediss://", "unix://")):
-        from .control import default_redis_key
         from .redis import RedisFlag  # the optional extra, imported only when asked for
 
         return (RedisFlag(flag, default_redis_key()),)

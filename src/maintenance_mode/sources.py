@@ -500,3 +500,34 @@ class CallableFlag(FlagSource):
                     f"flag {self.describe()} raised {type(exc).__name__}: {exc}"
                 ) from exc
         return value
+
+
+def default_redis_key() -> str:
+    """``$MAINTENANCE_REDIS_KEY``, else ``maintenance_mode:state`` (app and commands alike)."""
+    from .redis import DEFAULT_KEY
+
+    return os.environ.get("MAINTENANCE_REDIS_KEY", "").strip() or DEFAULT_KEY
+
+
+def default_flag() -> FlagSource:
+    """The flag used when none is given, for the app and every command alike (also
+    :func:`maintenance_mode.control.default_flag`; here, so a worker need not load control).
+
+    ``$MAINTENANCE_REDIS`` (a Redis URL; key ``$MAINTENANCE_REDIS_KEY``, else
+    ``maintenance_mode:state``), else ``$MAINTENANCE_FILE``, else ``maintenance.json``
+    in the working directory. Setting both variables is an error: one would be ignored.
+    """
+    url = os.environ.get("MAINTENANCE_REDIS", "").strip()
+    file = os.environ.get("MAINTENANCE_FILE", "").strip()
+    if url and file:
+        raise ValueError(
+            "maintenance-mode: both MAINTENANCE_REDIS and MAINTENANCE_FILE are set; "
+            "unset one (the app and the commands read the same one)"
+        )
+    if url:
+        from .redis import RedisFlag
+
+        return RedisFlag(url, default_redis_key())
+    from .settings import default_flag_path
+
+    return FileFlag(default_flag_path())

@@ -42,7 +42,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.cookie import SimpleCookie
 from django.http.response import ResponseHeaders
 from django.urls import get_resolver
-from django.utils.cache import patch_vary_headers
 
 from maintenance_mode._response import Response
 from maintenance_mode.banner import injectable, insert
@@ -469,6 +468,8 @@ def _inject(request: HttpRequest, response: HttpResponse, banner: bytes) -> None
         headers.append(("Content-Length", str(len(response.content))))
     if injectable(response.status_code, headers, request.method or "GET") is None:
         return
+    from django.utils.cache import patch_vary_headers  # with the first banner
+
     response.content = insert(response.content, banner) or response.content + banner
     patch_vary_headers(response, ("Accept-Language",))
     if response.has_header("Content-Length"):

@@ -281,13 +281,6 @@ def _dump_totals(paths: Iterable[Path]) -> dict[int, int]:
 # -- over HTTP ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _pin(cpu: int) -> Any:
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
         return None
@@ -306,13 +299,15 @@ class Server:
 
     def start(self) -> None:
         name, python, workdir = self.name, self.python, self.workdir
-        self.port = free_port()
+        # The server inherits its listening socket: no other process (a test's server, in
+        # a parallel suite) can take the port between choosing it and binding it.
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.port, fd = listener.getsockname()[1], listener.fileno()
         variant, _, flavour = name.partition("@")  # "starlette:off@httptools"
         kind = "asgi" if variant.split(":")[0] in _variants.ASGI_APPS else "wsgi"
-        host = ["127.0.0.1", str(self.port)]
         if kind == "asgi":
             cmd = [str(python), "-m", "uvicorn", "_serve:app", "--app-dir", str(BENCH)]
-            cmd += ["--host", host[0], "--port", host[1], "--no-access-log"]
+            cmd += ["--fd", str(fd), "--no-access-log"]
             cmd += ["--log-level", "warning"]
             # Named, not "auto": with httptools installed uvicorn would pick it silently.
             if flavour == "httptools":
@@ -323,7 +318,7 @@ class Server:
                 self.server = "uvicorn (h11)"
         else:
             cmd = [str(python), "-m", "gunicorn", "_serve:app", "--chdir", str(BENCH)]
-            cmd += ["-w", "1", "-b", ":".join(host), "--log-level", "warning"]
+            cmd += ["-w", "1", "-b", f"fd://{fd}", "--log-level", "warning"]
             self.server = "gunicorn"
         env = {**ours_env(python), "BENCH_VARIANT": variant, "BENCH_WORKDIR": str(workdir)}
         log_name = name.replace(":", "-").replace("@", "-")
@@ -342,7 +337,9 @@ class Server:
             stderr=subprocess.STDOUT,
             env=env,
             preexec_fn=None if self.grind is not None else _pin(0),
+            pass_fds=(fd,),
         )
+        listener.close()  # the server's copy is the only one: if it dies, connections fail
 
     @property
     def url(self) -> str:
@@ -350,16 +347,8 @@ class Server:
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        retries = 3
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                self.log.flush()
-                lost_port = "address already in use" in Path(self.log.name).read_text()
-                if lost_port and retries:  # free_port() released it and another process took it
-                    retries -= 1
-                    self.log.close()
-                    self.start()
-                    continue
                 raise RuntimeError(f"{self.server} for {self.name} exited; see {self.log.name}")
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             try:

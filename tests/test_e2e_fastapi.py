@@ -9,6 +9,7 @@ within 1.5 s.
 from __future__ import annotations
 
 import base64
+import inspect
 import os
 import socket
 import subprocess
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import h11
 import httpx
@@ -146,9 +147,16 @@ def ws_handshake(server: Server, path: str = "/ws") -> tuple[int, dict[str, str]
     return status, dict(headers), body
 
 
+#: websockets 15 and later would go through $HTTPS_PROXY/$ALL_PROXY: never for 127.0.0.1.
+#: Earlier ones (the lowest pin) have no proxy support, nor the argument.
+NO_PROXY: dict[str, Any] = (
+    {"proxy": None} if "proxy" in inspect.signature(connect).parameters else {}
+)
+
+
 def echo(server: Server, **headers: str) -> str:
     with connect(
-        f"ws://127.0.0.1:{server.port}/ws", additional_headers=headers, proxy=None, open_timeout=5
+        f"ws://127.0.0.1:{server.port}/ws", additional_headers=headers, open_timeout=5, **NO_PROXY
     ) as ws:
         ws.send("ping")
         reply = ws.recv(timeout=5)

@@ -418,6 +418,12 @@ class Tab:
 
     def login(self, base: str, username: str, password: str) -> int:
         self.goto(f"{base}/admin/login/?next={PAGE}")
+        # goto() can return on the previous document of this tab, still complete while the
+        # navigation commits: wait for the login form itself.
+        page = self.page
+        assert page.wait_for(
+            lambda: page.evaluate("!!document.getElementById('id_username')"), 30
+        ), "the admin login form did not load"
         return self.submit(
             f"document.getElementById('id_username').value = {json.dumps(username)};"
             f"document.getElementById('id_password').value = {json.dumps(password)};"
